@@ -1,0 +1,231 @@
+"""The command line: `leads-proxy serve`, `leads-proxy fixtures validate|generate`."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging.config
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from app.config import (
+    LogLevel,
+    Mode,
+    Settings,
+    SettingsError,
+    Switch,
+    bundled_fixtures_dir,
+    env_name,
+    load_settings,
+)
+from app.fixtures import FixtureError, check_fixtures, load_fixtures
+from app.generate import generate_leads
+
+PROG = "leads-proxy"
+MAX_GENERATE = 1_000_000
+PROGRESS_FROM = 10_000
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def _choices(enum_type: type[Mode | Switch | LogLevel]) -> str:
+    return "|".join(member.value for member in enum_type)
+
+
+def _setting(parser: argparse.ArgumentParser, field: str, help_text: str, **kwargs: Any) -> None:
+    default = Settings.model_fields[field].get_default(call_default_factory=True)
+    shown = getattr(default, "value", default)
+    parser.add_argument(
+        "--" + field.replace("_", "-"),
+        dest=field,
+        default=None,
+        help=f"{help_text} (env {env_name(field)}; default: {shown})",
+        **kwargs,
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Local mock server and caching proxy for the Sondos AI leads API.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="start the server",
+        description="Start the server. Every flag has an env var twin; flags win.",
+    )
+    _setting(serve, "mode", "how to answer: mock replays fixtures offline", metavar=_choices(Mode))
+    _setting(serve, "host", "interface to listen on", metavar="HOST")
+    _setting(serve, "port", "TCP port to listen on (0 to 65535)", metavar="PORT")
+    _setting(serve, "fixtures", "fixtures directory, holding leads/<name>.json", metavar="DIR")
+    _setting(
+        serve,
+        "mock_auth",
+        "answer 401 without an 'Authorization: Bearer ...' header, like the real API",
+        metavar=_choices(Switch),
+    )
+    _setting(serve, "log_level", "log verbosity", metavar=_choices(LogLevel))
+    _setting(serve, "access_log", "log one line per request", metavar=_choices(Switch))
+
+    fixtures = commands.add_parser(
+        "fixtures", help="check or make fixture files", description="Check or make fixtures."
+    )
+    fixture_commands = fixtures.add_subparsers(dest="fixtures_command", required=True)
+    validate = fixture_commands.add_parser(
+        "validate",
+        help="validate a fixtures directory (exit 0 valid, 1 not)",
+        description="Report every problem in a fixtures directory, as serve would.",
+    )
+    validate.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        help=f"fixtures directory (default: {env_name('fixtures')} or the bundled fixtures)",
+    )
+    generate = fixture_commands.add_parser(
+        "generate",
+        help="write realistic, valid, reproducible leads",
+        description="Write COUNT generated leads as a fixture file (a bare JSON array).",
+    )
+    generate.add_argument(
+        "--count", type=int, required=True, help=f"how many leads (1 to {MAX_GENERATE:,})"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="same seed, same leads (default: 0)")
+    generate.add_argument(
+        "--out", type=Path, required=True, help="file to write, e.g. fixtures/leads/big.json"
+    )
+    generate.add_argument(
+        "--progress",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help=f"progress bar on stderr (auto: from {PROGRESS_FROM:,} leads on a terminal)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    if args.fixtures_command == "validate":
+        return validate(args)
+    return generate(args)
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(
+            mode=args.mode,
+            host=args.host,
+            port=args.port,
+            fixtures=args.fixtures,
+            mock_auth=args.mock_auth,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
+    except SettingsError as error:
+        return _fail(str(error))
+    if settings.mode is not Mode.MOCK:
+        return _fail(f"--mode {settings.mode.value} is not available yet; this build serves mock")
+    try:
+        fixtures = load_fixtures(settings.fixtures)
+    except FixtureError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        count = len(error.problems)
+        return _fail(f"{count} problem{'s' * (count > 1)} in the fixtures; nothing served")
+
+    # Imported here so that the fixtures commands start without the web stack.
+    import uvicorn  # noqa: PLC0415
+
+    from app.main import create_app  # noqa: PLC0415
+
+    log_config = _log_config(settings.log_level)
+    logging.config.dictConfig(log_config)
+    uvicorn.run(
+        create_app(settings, fixtures=fixtures),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.value,
+        log_config=log_config,
+        access_log=settings.access_log is Switch.ON,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _log_config(level: LogLevel) -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["leads_proxy"] = {"handlers": ["default"], "level": level.value.upper()}
+    return config
+
+
+def validate(args: argparse.Namespace) -> int:
+    root = args.dir or Path(os.environ.get(env_name("fixtures")) or bundled_fixtures_dir())
+    problems, warnings = check_fixtures(root)
+    for line in [*problems, *(f"warning: {warning}" for warning in warnings)]:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem(s) in {root}")
+        return 1
+    print(f"{root}: valid")
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    if not 1 <= args.count <= MAX_GENERATE:
+        return _fail(f"--count must be from 1 to {MAX_GENERATE:,}, not {args.count}")
+    if args.seed < 0:
+        return _fail(f"--seed must be 0 or more, not {args.seed}")
+    out: Path = args.out
+    if not out.parent.is_dir():
+        return _fail(f"--out {out}: folder {out.parent} does not exist")
+    show = args.progress == "on" or (
+        args.progress == "auto" and args.count >= PROGRESS_FROM and sys.stderr.isatty()
+    )
+    leads = generate_leads(
+        args.count, seed=args.seed, progress=_progress_bar(args.count) if show else None
+    )
+    # Written beside the target and renamed: a reader never sees half a file.
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=out.parent, prefix=f".{out.name}.", delete=False
+    ) as file:
+        json.dump(leads, file, ensure_ascii=False, indent=2)
+        file.write("\n")
+    Path(file.name).replace(out)
+    print(f"wrote {args.count:,} leads (seed {args.seed}) to {out}", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(total: int) -> Callable[[int], None]:
+    def show(done: int) -> None:
+        filled = 30 * done // total
+        end = "\n" if done == total else ""
+        bar = "#" * filled + " " * (30 - filled)
+        print(f"\r[{bar}] {done:,}/{total:,}", end=end, file=sys.stderr)
+
+    return show
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Settings and modes.
+
+Nothing here is built at import time: the CLI (or a test) builds `Settings`,
+so every value can come from a flag, from its `LEADS_PROXY_<NAME>` env twin,
+or from a default, in that order of precedence.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LEADS_PROXY_"
+
+
+class Mode(enum.StrEnum):
+    """How leads-proxy answers the leads listing."""
+
+    MOCK = "mock"
+    PROXY = "proxy"
+    RECORD = "record"
+
+
+class Switch(enum.StrEnum):
+    """An on/off setting, spelled the way the README spells it."""
+
+    ON = "on"
+    OFF = "off"
+
+
+class LogLevel(enum.StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+def bundled_fixtures_dir() -> Path:
+    """The fixtures that ship with leads-proxy: inside the wheel, or the repo's."""
+    package_dir = Path(__file__).resolve().parent
+    inside_wheel = package_dir / "_bundled_fixtures"
+    if inside_wheel.is_dir():
+        return inside_wheel
+    return package_dir.parent / "fixtures"
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; each has a CLI flag and an env var twin."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    mode: Mode = Mode.MOCK
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    fixtures: Path = Field(default_factory=bundled_fixtures_dir)
+    mock_auth: Switch = Switch.ON
+    log_level: LogLevel = LogLevel.INFO
+    access_log: Switch = Switch.ON
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message is one line meant for a person."""
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per bad setting, naming its flag, its env twin and what is valid."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        expected = _expected(field, problem["msg"])
+        given = problem.get("input")
+        shown = f" {given!r}" if isinstance(given, str | int) else ""
+        lines.append(f"invalid value{shown} for {flag_name(field)} / {env_name(field)}: {expected}")
+    return "\n".join(lines)
+
+
+def _expected(field: str, message: str) -> str:
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "expected one of " + ", ".join(str(member.value) for member in annotation)
+    if field == "port":
+        return "expected a whole number from 0 to 65535"
+    if field not in Settings.model_fields:
+        return "unknown setting"
+    return message[0].lower() + message[1:]
+
+
+def load_settings(**given: Any) -> Settings:
+    """Build Settings from flags given (None means not given) over the environment."""
+    try:
+        return Settings(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as error:
+        raise SettingsError(describe_settings_error(error)) from None

@@ -1,0 +1,101 @@
+"""Scenarios chosen with the `Prefer` request header, as Stoplight Prism does.
+
+    Prefer: example=empty
+    Prefer: code=429
+    Prefer: dynamic=true, seed=42, count=50
+    Prefer: delay=250
+
+Preferences may be split by commas or semicolons and spread over several
+`Prefer` headers. Unknown preferences are ignored (RFC 7240); a known one with
+a bad value is a PreferError, whose message names the valid values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SCENARIO_CODES = (200, 401, 404, 422, 429, 500, 503)
+MAX_DELAY_MS = 60_000
+DEFAULT_DYNAMIC_COUNT = 20
+MAX_DYNAMIC_COUNT = 10_000
+MAX_SEED = 2**63 - 1
+
+
+class PreferError(ValueError):
+    """A `Prefer` header asks for something leads-proxy cannot do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    example: str | None = None
+    code: int | None = None
+    dynamic: bool = False
+    seed: int | None = None
+    count: int = DEFAULT_DYNAMIC_COUNT
+    delay_ms: int = 0
+
+    def applied(self) -> str:
+        """The `Preference-Applied` header value for these preferences."""
+        parts = []
+        if self.example is not None:
+            parts.append(f"example={self.example}")
+        if self.code is not None:
+            parts.append(f"code={self.code}")
+        if self.dynamic:
+            parts.append("dynamic=true")
+            parts.append(f"count={self.count}")
+            if self.seed is not None:
+                parts.append(f"seed={self.seed}")
+        if self.delay_ms:
+            parts.append(f"delay={self.delay_ms}")
+        return ", ".join(parts)
+
+
+def parse_prefer(headers: Iterable[str]) -> Preferences:
+    """Read every `Prefer` header value into Preferences."""
+    raw: dict[str, str] = {}
+    for header in headers:
+        for token in header.replace(";", ",").split(","):
+            name, _, value = token.partition("=")
+            name = name.strip().lower()
+            if name:
+                raw[name] = value.strip().strip('"')
+
+    dynamic = _choice(raw, "dynamic", {"true": True, "false": False}, default=False)
+    if dynamic and "example" in raw:
+        raise PreferError("Prefer: example and dynamic=true cannot be combined; pick one")
+    code = _number(raw, "code", 100, 599)
+    if code is not None and code not in SCENARIO_CODES:
+        raise PreferError(
+            f"Prefer: code={code} is not a scenario; valid codes: "
+            + ", ".join(map(str, SCENARIO_CODES))
+        )
+    return Preferences(
+        example=raw.get("example") or None,
+        code=code,
+        dynamic=dynamic,
+        seed=_number(raw, "seed", 0, MAX_SEED),
+        count=_number(raw, "count", 1, MAX_DYNAMIC_COUNT) or DEFAULT_DYNAMIC_COUNT,
+        delay_ms=_number(raw, "delay", 0, MAX_DELAY_MS) or 0,
+    )
+
+
+def _number(raw: dict[str, str], name: str, low: int, high: int) -> int | None:
+    if name not in raw:
+        return None
+    value = raw[name]
+    if not (value.isascii() and value.isdigit() and len(value) <= 19) or not (
+        low <= int(value) <= high
+    ):
+        raise PreferError(f"Prefer: {name} must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _choice(raw: dict[str, str], name: str, choices: dict[str, bool], *, default: bool) -> bool:
+    if name not in raw:
+        return default
+    value = raw[name].lower()
+    if value not in choices:
+        raise PreferError(f"Prefer: {name} must be one of " + ", ".join(choices))
+    return choices[value]

@@ -1,0 +1,106 @@
+"""The leads listing routes: parse the request, ask the service, send its reply."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi.security import HTTPBearer
+
+from app.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from app.schema import EXAMPLE_LEAD, ErrorBody, Lead, LeadsPage
+from app.service import LeadsRequest, MockService, Reply
+
+
+def get_service(request: Request) -> MockService:
+    service: MockService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[MockService, Depends(get_service)]
+
+# Declared for the docs' "Authorize" button; the service decides what is let in.
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
+
+router = APIRouter(dependencies=[Security(bearer)], tags=["leads"])
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "A `Prefer` header with a bad value",
+        401: 'No bearer token (`{"message": "Unauthenticated."}`)',
+        404: "`Prefer: example=<name>` names no known example",
+        414: "Query string over 4 KiB",
+        422: "Bad filter or page values, in Laravel's validation shape",
+    }.items()
+}
+
+
+def ready(reply: Reply) -> Response:
+    response = Response(content=reply.body, status_code=reply.status)
+    response.raw_headers = list(reply.headers)
+    return response
+
+
+def _raw(request: Request, name: bytes) -> bytes | None:
+    return next((value for key, value in request.scope["headers"] if key == name), None)
+
+
+@router.get(
+    "/api/user/leads",
+    response_model=list[Lead] | LeadsPage,
+    responses={200: {"content": {"application/json": {"example": [EXAMPLE_LEAD]}}}, **ERRORS},
+)
+async def list_leads(  # noqa: PLR0917 - FastAPI reads the parameters by name
+    request: Request,
+    service: ServiceDep,
+    status: Annotated[str | None, Query(description="Keep leads with this status")] = None,
+    campaign_id: Annotated[
+        str | None, Query(description="Keep one campaign's leads (an integer)")
+    ] = None,
+    phone_number: Annotated[
+        str | None, Query(description="Partial match on the phone number")
+    ] = None,
+    date_from: Annotated[
+        str | None, Query(description="Created on or after this day (YYYY-MM-DD)")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(description="Created on or before this day (YYYY-MM-DD)")
+    ] = None,
+    page: Annotated[
+        str | None, Query(description="Page number; asks for the paginator shape")
+    ] = None,
+    per_page: Annotated[
+        str | None,
+        Query(description=f"1 to {MAX_PER_PAGE}, default {DEFAULT_PER_PAGE}; paginator shape"),
+    ] = None,
+) -> Response:
+    """List all leads for the authenticated user."""
+    # The typed parameters above document the endpoint; the service parses the
+    # raw pairs itself so that bad values get Laravel's 422 shape.
+    reply = service.list_leads(
+        LeadsRequest(
+            query=request.query_params.multi_items(),
+            query_bytes=len(request.scope["query_string"]),
+            authorization=_raw(request, b"authorization"),
+            if_none_match=_raw(request, b"if-none-match"),
+            prefer=request.headers.getlist("prefer"),
+            url=str(request.url.replace(query="")),
+        )
+    )
+    if reply.delay:
+        await asyncio.sleep(reply.delay)
+    return ready(reply)
+
+
+router.add_api_route(
+    "/leads",
+    list_leads,
+    methods=["GET"],
+    response_model=list[Lead] | LeadsPage,
+    summary="List leads (short alias of /api/user/leads)",
+    operation_id="list_leads_alias",
+    responses=ERRORS,
+)
