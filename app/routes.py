@@ -50,6 +50,7 @@ def _raw(request: Request, name: bytes) -> bytes | None:
 
 @router.get(
     "/api/user/leads",
+    summary="List leads",
     response_model=list[Lead] | LeadsPage,
     responses={200: {"content": {"application/json": {"example": [EXAMPLE_LEAD]}}}, **ERRORS},
 )

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import Server, start_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One leads-proxy in mock mode on the bundled fixtures, shared by read-only tests."""
+    running = start_server(tmp_path_factory.mktemp("server"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fixtures_dir(tmp_path: Path) -> Path:
+    """An empty fixtures directory with its leads/ folder, for a test to fill."""
+    (tmp_path / "fixtures" / "leads").mkdir(parents=True)
+    return tmp_path / "fixtures"
