@@ -11,7 +11,7 @@ from app.config import Settings
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -156,12 +156,12 @@ def serve(args: argparse.Namespace) -> int:
     # Imported here so that the fixtures commands start without the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from app.main import create_app  # noqa: PLC0415
+    from app.main import create_asgi  # noqa: PLC0415
 
     log_config = _log_config(settings.log_level)
     logging.config.dictConfig(log_config)
     uvicorn.run(
-        create_app(settings, fixtures=fixtures),
+        create_asgi(settings, fixtures=fixtures),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.value,

@@ -13,7 +13,7 @@ from app.schema import EXAMPLE_LEAD, ErrorBody, Lead, LeadsPage
 from app.service import LeadsRequest, MockService, Reply
 
 
-def get_service(request: Request) -> MockService:
+async def get_service(request: Request) -> MockService:
     service: MockService = request.app.state.service
     return service
 

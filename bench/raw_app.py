@@ -1,0 +1,34 @@
+"""The reference: a bare ASGI app under uvicorn that answers fixed bytes.
+
+It does no routing, no auth check and no conditional requests: what it costs
+per request is uvicorn's share, the floor any server on uvicorn stands on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+BODY = Path(os.environ["BENCH_BODY"]).read_bytes()
+HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(BODY)).encode()),
+    (b"etag", b'"reference"'),
+]
+Message = MutableMapping[str, Any]
+
+
+async def app(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    if scope["type"] == "lifespan":
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": message["type"] + ".complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
