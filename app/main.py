@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, fixtures: FixtureSet | None = None) -> Fas
     app.include_router(admin.router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)
 
     log.info(
         "mock mode on %s: examples %s; auth %s",
@@ -77,3 +78,8 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         errors.setdefault(field, []).append(str(problem["msg"]))
     first = next(iter(errors.values()))[0]
     return JSONResponse({"message": first, "errors": errors}, status_code=422)
+
+
+async def _server_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette logs the traceback for the operator; the client gets Laravel's body.
+    return JSONResponse({"message": "Server Error"}, status_code=500)

@@ -137,32 +137,25 @@ def measure(size: int, work: Path, seconds: int, rounds: int) -> dict[str, Run]:
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADS_PROXY_")}
     ours_port, raw_port = free_port(), free_port()
-    ours_cmd = [
-        str(BIN / "leads-proxy"),
-        "serve",
-        "--port",
-        str(ours_port),
-        "--fixtures",
-        str(fixtures),
-    ]
+    ours_cmd = [str(BIN / "leads-proxy"), "serve", "--port", str(ours_port)]
+    ours_cmd += ["--fixtures", str(fixtures)]
+    raw_cmd = [str(BIN / "python"), "-m", "uvicorn", "bench.raw_app:app", "--port", str(raw_port)]
+    ours_url = f"http://127.0.0.1:{ours_port}/api/user/leads"
     body = work / f"body-{size}.json"
     runs: dict[str, list[Run]] = {"raw": [], "leads-proxy": [], "leads-proxy filtered": []}
-    for _ in range(rounds):
-        with serving(ours_cmd, ours_port, env) as pid:
-            url = f"http://127.0.0.1:{ours_port}/api/user/leads"
-            body.write_bytes(httpx.get(url, headers=dict([AUTH.split(": ")])).content)
-            runs["leads-proxy"].append(wrk(url, pid, seconds))
-            runs["leads-proxy filtered"].append(wrk(url + "?status=completed", pid, seconds))
-        raw_cmd = [
-            str(BIN / "python"),
-            "-m",
-            "uvicorn",
-            "bench.raw_app:app",
-            "--port",
-            str(raw_port),
-        ]
-        with serving(raw_cmd, raw_port, {**env, "BENCH_BODY": str(body)}) as pid:
-            runs["raw"].append(wrk(f"http://127.0.0.1:{raw_port}/", pid, seconds))
+    with serving(ours_cmd, ours_port, env) as ours:
+        # The reference serves exactly the bytes leads-proxy answers.
+        body.write_bytes(httpx.get(ours_url, headers=dict([AUTH.split(": ")])).content)
+        with serving(raw_cmd, raw_port, {**env, "BENCH_BODY": str(body)}) as raw:
+            targets = [
+                ("raw", f"http://127.0.0.1:{raw_port}/", raw),
+                ("leads-proxy", ours_url, ours),
+                ("leads-proxy filtered", ours_url + "?status=completed", ours),
+            ]
+            for round_ in range(rounds):
+                # Alternate the order, so that neither side always runs first.
+                for name, url, pid in targets if round_ % 2 == 0 else targets[::-1]:
+                    runs[name].append(wrk(url, pid, seconds))
     return {name: mean(found) for name, found in runs.items()}
 
 
@@ -170,11 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), metavar="LEADS")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         raise SystemExit("needs wrk and taskset: apt-get install wrk util-linux")
     with tempfile.TemporaryDirectory() as tmp:
-        for size in SIZES:
+        for size in args.sizes:
             results = measure(size, Path(tmp), args.seconds, args.rounds)
             raw = results["raw"]
             print(f"\n{size:,} leads ({args.rounds} rounds x {args.seconds}s, wrk -c16)")
