@@ -30,6 +30,7 @@ from app.generate import generate_leads
 PROG = "leads-proxy"
 MAX_GENERATE = 1_000_000
 PROGRESS_FROM = 10_000
+PRETTY_UP_TO = 1_000
 
 
 class Parser(argparse.ArgumentParser):
@@ -212,15 +213,27 @@ def generate(args: argparse.Namespace) -> int:
     leads = generate_leads(
         args.count, seed=args.seed, progress=_progress_bar(args.count) if show else None
     )
-    # Written beside the target and renamed: a reader never sees half a file.
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=out.parent, prefix=f".{out.name}.", delete=False
-    ) as file:
-        json.dump(leads, file, ensure_ascii=False, indent=2)
-        file.write("\n")
-    Path(file.name).replace(out)
+    # Small files are indented for reading; large ones hold one lead per line,
+    # which diffs as well and encodes several times faster.
+    if len(leads) <= PRETTY_UP_TO:
+        text = json.dumps(leads, ensure_ascii=False, indent=2)
+    else:
+        text = "[\n" + ",\n".join(json.dumps(lead, ensure_ascii=False) for lead in leads) + "\n]"
+    write_atomically(out, text + "\n")
     print(f"wrote {args.count:,} leads (seed {args.seed}) to {out}", file=sys.stderr)
     return 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target and rename: a reader never sees half a file."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as file:
+        file.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(file.name).chmod(0o666 & ~umask)  # as open() would have made it
+    Path(file.name).replace(path)
 
 
 def _progress_bar(total: int) -> Callable[[int], None]:

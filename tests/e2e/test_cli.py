@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -313,10 +314,14 @@ def test_serve__unknown_status_is_logged_and_served(tmp_path: Path, fixtures_dir
 
 def test_fixtures_generate__is_valid_and_reproducible(tmp_path: Path) -> None:
     first, second, other = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
-    assert run("fixtures", "generate", "--count", "500", "--seed", "9", "--out", str(first))
-    run("fixtures", "generate", "--count", "500", "--seed", "9", "--out", str(second))
-    run("fixtures", "generate", "--count", "500", "--seed", "10", "--out", str(other))
+    for seed, out in [("9", first), ("9", second), ("10", other)]:
+        result = run("fixtures", "generate", "--count", "500", "--seed", seed, "--out", str(out))
+        assert result.returncode == 0, result.stderr
     assert first.read_bytes() == second.read_bytes() != other.read_bytes()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert first.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
     leads = json.loads(first.read_text())
     assert len(leads) == 500
     assert_valid_leads(leads)

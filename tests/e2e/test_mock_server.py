@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.schema import EXAMPLE_LEAD
+from app.schema import EXAMPLE_LEAD, ErrorBody
 from tests.support import AUTH, BUNDLED, Server, assert_valid_leads, clean_env, start_server
 
 DEFAULT: list[dict[str, Any]] = json.loads((BUNDLED / "leads" / "default.json").read_text())
@@ -19,8 +19,20 @@ PATHS = ["/api/user/leads", "/leads"]
 
 
 def get(server: Server, path: str = "/api/user/leads", **kwargs: Any) -> httpx.Response:
+    """GET with a key; every body that comes back is checked against the schema."""
     headers = {**AUTH, **kwargs.pop("headers", {})}
-    return server.client.get(path, headers=headers, **kwargs)
+    response = server.client.get(path, headers=headers, **kwargs)
+    assert_valid_body(response)
+    return response
+
+
+def assert_valid_body(response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert_valid_leads(response.json())
+    elif response.status_code >= 400:
+        ErrorBody.model_validate(response.json(), strict=True)
+    else:
+        assert response.content == b""
 
 
 def test_health__answers_ok_with_the_mode(server: Server) -> None:
@@ -61,6 +73,7 @@ def test_auth__without_a_bearer_token_answers_401_like_the_real_api(
     server: Server, path: str, headers: dict[str, str], query: str
 ) -> None:
     response = server.client.get(path + query, headers=headers)
+    assert_valid_body(response)
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthenticated."}
 
