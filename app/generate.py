@@ -34,33 +34,18 @@ CAMPAIGN_WORDS = (
 CITIES = ("Dubai", "Riyadh", "Cairo", "London", "Berlin", "Paris", "New York", "Toronto")
 
 
-def _us(rng: random.Random) -> str:
-    return f"+1{rng.randrange(201, 990)}{rng.randrange(200, 1000)}{rng.randrange(10_000):04d}"
-
-
-def _uk(rng: random.Random) -> str:
-    return f"+447{rng.randrange(100, 1000)}{rng.randrange(1_000_000):06d}"
-
-
-def _uae(rng: random.Random) -> str:
-    return f"+9715{rng.choice('02458')}{rng.randrange(10_000_000):07d}"
-
-
-def _saudi(rng: random.Random) -> str:
-    return f"+9665{rng.choice('0345')}{rng.randrange(10_000_000):07d}"
-
-
-def _egypt(rng: random.Random) -> str:
-    return f"+201{rng.choice('0125')}{rng.randrange(100_000_000):08d}"
-
-
-def _germany(rng: random.Random) -> str:
-    return f"+4915{rng.randrange(10, 80)}{rng.randrange(10_000_000):07d}"
-
-
-PHONE_MAKERS: tuple[Callable[[random.Random], str], ...] = (
-    _us, _us, _uk, _uae, _uae, _saudi, _saudi, _egypt, _germany,
+# Mobile number plans: E.164 prefix, then that many more digits (the first
+# not 0). Listed twice where a country should come up more often.
+PHONE_PLANS = (
+    ("+1", 10), ("+1", 10), ("+447", 9), ("+9715", 8), ("+9715", 8),
+    ("+9665", 8), ("+9665", 8), ("+201", 9), ("+4915", 9),
 )  # fmt: skip
+
+
+def _phone(rng: random.Random) -> str:
+    prefix, digits = rng.choice(PHONE_PLANS)
+    return f"{prefix}{rng.randrange(1, 10)}{rng.randrange(10 ** (digits - 1)):0{digits - 1}d}"
+
 
 EPOCH = datetime(2025, 1, 1)
 SPAN_SECONDS = int(timedelta(days=180).total_seconds())
@@ -118,7 +103,7 @@ def generate_leads(
             contacts.append(
                 {
                     "id": next_id,
-                    "phone_number": rng.choice(PHONE_MAKERS)(rng),
+                    "phone_number": _phone(rng),
                     "variables": _person(rng),
                     "status": "created",
                     "created_at": contact_created,
@@ -130,7 +115,7 @@ def generate_leads(
             {
                 "id": lead_id,
                 "campaign_id": campaign["id"],
-                "phone_number": rng.choice(PHONE_MAKERS)(rng),
+                "phone_number": _phone(rng),
                 "variables": _person(rng),
                 "status": rng.choices(statuses, weights)[0],
                 "created_at": created_at,
