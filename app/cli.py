@@ -160,13 +160,13 @@ def serve(args: argparse.Namespace) -> int:
 
     from app.main import create_asgi  # noqa: PLC0415
 
+    log_config = _log_config(settings.log_level)
+    logging.config.dictConfig(log_config)
     app = create_asgi(settings, fixtures=fixtures)
     # The fixtures live as long as the process: keep the collector from
     # rescanning their many small objects on every full collection.
     gc.collect()
     gc.freeze()
-    log_config = _log_config(settings.log_level)
-    logging.config.dictConfig(log_config)
     uvicorn.run(
         app,
         host=settings.host,

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         case_sensitive=False,
+        env_ignore_empty=True,
         extra="forbid",
         frozen=True,
     )

@@ -383,3 +383,14 @@ def test_readme__scripts_serve_starts_mock_mode_on_the_bundled_fixtures(tmp_path
         assert response.json() == json.loads((BUNDLED / "leads" / "default.json").read_text())
     finally:
         running.stop()
+
+
+def test_serve__logs_what_it_serves_and_ignores_empty_env_values(tmp_path: Path) -> None:
+    running = start_server(tmp_path, env=clean_env(LEADS_PROXY_FIXTURES="", LEADS_PROXY_MODE=""))
+    try:
+        assert running.client.get("/leads", headers=AUTH).status_code == 200
+        assert f"mock mode on {BUNDLED}: examples default, documented, empty, large" in (
+            running.log()
+        )
+    finally:
+        running.stop()
