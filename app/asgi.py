@@ -1,8 +1,9 @@
-"""The thin ASGI layer in front of FastAPI for the one hot request.
+"""The thin ASGI layer in front of FastAPI for the hot requests.
 
-An unfiltered `GET` of the leads listing with no scenario asked for is answered
-here from ready bytes, before the framework builds a request object or routes
-anything; every other request goes on to the wrapped app untouched.
+A `GET` of the leads listing whose answer is ready (mock: the unfiltered
+default; proxy: a fresh cache hit) is answered here from ready bytes, before
+the framework builds a request object or routes anything. Everything else
+goes on to the wrapped app untouched.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from app.service import MockService
+from app.reply import LeadsService
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,32 +23,19 @@ LEADS_PATHS = frozenset({"/api/user/leads", "/leads"})
 
 
 class FastLeads:
-    """ASGI middleware: the default leads answer, served before routing."""
+    """ASGI middleware: ready leads answers, served before routing."""
 
-    def __init__(self, app: ASGIApp, service: MockService) -> None:
+    def __init__(self, app: ASGIApp, service: LeadsService) -> None:
         self.app = app
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] not in LEADS_PATHS
-            or scope["method"] != "GET"
-            or scope["query_string"]
-        ):
-            await self.app(scope, receive, send)
-            return
-        authorization = if_none_match = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"if-none-match":
-                if_none_match = value
-            elif name == b"prefer":
-                await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in LEADS_PATHS:
+            reply = self.service.hot_reply(scope["query_string"], scope["headers"])
+            if reply is not None:
+                start = {"type": "http.response.start", "status": reply.status}
+                start["headers"] = reply.headers
+                await send(start)
+                await send({"type": "http.response.body", "body": reply.body})
                 return
-        reply = self.service.default_reply(authorization, if_none_match)
-        await send(
-            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
-        )
-        await send({"type": "http.response.body", "body": reply.body})
+        await self.app(scope, receive, send)

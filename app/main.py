@@ -13,7 +13,7 @@ from app import admin, routes
 from app.asgi import FastLeads
 from app.config import Settings, Switch
 from app.fixtures import FixtureSet, load_fixtures
-from app.service import MockService
+from app.mock import MockService
 
 log = logging.getLogger("leads_proxy")
 

@@ -9,16 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 
 from app.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from app.reply import Incoming, LeadsService, Reply
 from app.schema import EXAMPLE_LEAD, ErrorBody, Lead, LeadsPage
-from app.service import LeadsRequest, MockService, Reply
 
 
-async def get_service(request: Request) -> MockService:
-    service: MockService = request.app.state.service
+async def get_service(request: Request) -> LeadsService:
+    service: LeadsService = request.app.state.service
     return service
 
 
-ServiceDep = Annotated[MockService, Depends(get_service)]
+ServiceDep = Annotated[LeadsService, Depends(get_service)]
 
 # Declared for the docs' "Authorize" button; the service decides what is let in.
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
@@ -44,8 +44,16 @@ def ready(reply: Reply) -> Response:
     return response
 
 
-def _raw(request: Request, name: bytes) -> bytes | None:
-    return next((value for key, value in request.scope["headers"] if key == name), None)
+def incoming(request: Request, body: bytes = b"") -> Incoming:
+    scope = request.scope
+    return Incoming(
+        method=scope["method"],
+        path=scope["path"],
+        query=scope["query_string"],
+        headers=scope["headers"],
+        body=body,
+        origin=f"{request.url.scheme}://{request.url.netloc}",
+    )
 
 
 @router.get(
@@ -79,18 +87,9 @@ async def list_leads(  # noqa: PLR0917 - FastAPI reads the parameters by name
     ] = None,
 ) -> Response:
     """List all leads for the authenticated user."""
-    # The typed parameters above document the endpoint; the service parses the
-    # raw pairs itself so that bad values get Laravel's 422 shape.
-    reply = service.list_leads(
-        LeadsRequest(
-            query=request.query_params.multi_items(),
-            query_bytes=len(request.scope["query_string"]),
-            authorization=_raw(request, b"authorization"),
-            if_none_match=_raw(request, b"if-none-match"),
-            prefer=request.headers.getlist("prefer"),
-            url=str(request.url.replace(query="")),
-        )
-    )
+    # The typed parameters above document the endpoint; the services read the
+    # raw query themselves (mock mode answers bad values in Laravel's shape).
+    reply = await service.answer(incoming(request))
     if reply.delay:
         await asyncio.sleep(reply.delay)
     return ready(reply)

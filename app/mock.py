@@ -1,15 +1,15 @@
-"""The mock use case: answer a leads listing request from the fixtures.
+"""Mock mode: answer the leads listing from the fixtures, offline.
 
-`MockService` knows nothing of HTTP frameworks: it takes a `LeadsRequest` of
-plain values and returns a `Reply` of ready bytes, so it can be driven from a
-test, from the thin ASGI fast path, or from a FastAPI route alike.
+`MockService` knows nothing of HTTP frameworks: an `Incoming` request of plain
+values in, a `Reply` of ready bytes out, so a test, the ASGI hot path and a
+FastAPI route drive it alike.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from cachetools import LRUCache
@@ -18,40 +18,12 @@ from app.fixtures import Fixture, FixtureSet, encode, etag_of
 from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
 from app.query import LeadsQuery, QueryError, paginate, parse_query
+from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches
 
 MAX_QUERY_BYTES = 4096
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
 GENERATED_CACHE_ENTRIES = 8
 RETRY_AFTER_SECONDS = 60
-
-Headers = tuple[tuple[bytes, bytes], ...]
-JSON_TYPE = (b"content-type", b"application/json")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A whole answer, ready to send: status, raw headers and body bytes."""
-
-    status: int
-    headers: Headers
-    body: bytes = b""
-    delay: float = 0.0  # seconds to wait before sending (Prefer: delay)
-
-    @classmethod
-    def json(cls, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Reply:
-        length = (b"content-length", str(len(body)).encode())
-        return cls(status, (JSON_TYPE, length, *extra), body)
-
-    @classmethod
-    def message(cls, status: int, data: dict[str, Any], *extra: tuple[bytes, bytes]) -> Reply:
-        return cls.json(status, encode(data), *extra)
-
-    def not_modified(self) -> Reply:
-        return Reply(304, tuple((k, v) for k, v in self.headers if k == b"etag"))
-
-    @property
-    def etag(self) -> bytes | None:
-        return next((value for name, value in self.headers if name == b"etag"), None)
 
 
 def _ok(fixture: Fixture) -> Reply:
@@ -79,35 +51,6 @@ SCENARIOS: dict[int, Reply] = {
 UNAUTHENTICATED = SCENARIOS[401]
 
 
-def has_bearer(authorization: bytes | None) -> bool:
-    """Whether an Authorization header carries a non-empty bearer token."""
-    return (
-        authorization is not None
-        and authorization[:7].lower() == b"bearer "
-        and bool(authorization[7:].strip())
-    )
-
-
-def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
-    """RFC 9110 weak comparison of an If-None-Match list against one ETag."""
-    if if_none_match.strip() == b"*":
-        return True
-    return any(tag.strip().removeprefix(b"W/") == etag for tag in if_none_match.split(b","))
-
-
-@dataclass(frozen=True, slots=True)
-class LeadsRequest:
-    """What the mock needs to know of a leads listing request."""
-
-    query: Sequence[tuple[str, str]] = ()
-    query_bytes: int = 0
-    authorization: bytes | None = None
-    if_none_match: bytes | None = None
-    prefer: Sequence[str] = ()
-    # The absolute URL of the requested path: page links point back at it.
-    url: str = "http://127.0.0.1:8000/api/user/leads"
-
-
 class MockService:
     """Answers leads listings from fixtures, with filters, pages and scenarios."""
 
@@ -128,24 +71,37 @@ class MockService:
         )
         self._generated: LRUCache[tuple[int, int], Fixture] = LRUCache(GENERATED_CACHE_ENTRIES)
 
-    def default_reply(self, authorization: bytes | None, if_none_match: bytes | None) -> Reply:
-        """The hot path: the unfiltered default example, no scenario asked for."""
-        if self.require_auth and not has_bearer(authorization):
+    def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
+        """The unfiltered default example with no scenario: ready, or None."""
+        if query:
+            return None
+        authorization = if_none_match = None
+        for name, value in headers:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"prefer":
+                return None
+        if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED
         if if_none_match is not None and etag_matches(if_none_match, self._default_etag):
             return self._default_304
         return self._default
 
-    def list_leads(self, request: LeadsRequest) -> Reply:
+    async def answer(self, incoming: Incoming) -> Reply:
+        return self.reply(incoming)
+
+    def reply(self, request: Incoming) -> Reply:
         """Any leads listing request: scenarios, examples, filters and pages."""
-        if request.query_bytes > MAX_QUERY_BYTES:
+        if len(request.query) > MAX_QUERY_BYTES:
             return Reply.message(
                 414,
-                {"message": f"The query string is too long ({request.query_bytes} bytes; "
+                {"message": f"The query string is too long ({len(request.query)} bytes; "
                  f"at most {MAX_QUERY_BYTES})."},
             )  # fmt: skip
         try:
-            prefs = parse_prefer(request.prefer)
+            prefs = parse_prefer(request.header_values(b"prefer"))
         except PreferError as error:
             return Reply.message(400, {"message": str(error)})
         if prefs.dynamic and prefs.seed is None:
@@ -155,24 +111,25 @@ class MockService:
         extra: Headers = ()
         if applied := prefs.applied():
             extra = ((b"preference-applied", applied.encode()),)
+        if_none_match = request.header(b"if-none-match")
         if (
             reply.status == 200
-            and request.if_none_match is not None
+            and if_none_match is not None
             and (etag := reply.etag) is not None
-            and etag_matches(request.if_none_match, etag)
+            and etag_matches(if_none_match, etag)
         ):
             reply = reply.not_modified()
         if not extra and not prefs.delay_ms:
             return reply
         return Reply(reply.status, reply.headers + extra, reply.body, prefs.delay_ms / 1000)
 
-    def _answer(self, request: LeadsRequest, prefs: Preferences) -> Reply:
-        if self.require_auth and not has_bearer(request.authorization):
+    def _answer(self, request: Incoming, prefs: Preferences) -> Reply:
+        if self.require_auth and bearer_token(request.header(b"authorization")) is None:
             return UNAUTHENTICATED
         if prefs.code is not None and prefs.code != 200:
             return SCENARIOS[prefs.code]
         try:
-            query = parse_query(request.query)
+            query = parse_query(request.query_pairs)
         except QueryError as error:
             return Reply.message(422, error.body())
         source = self._source(prefs)

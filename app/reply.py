@@ -1,0 +1,98 @@
+"""The values the services trade in, free of any web framework.
+
+An `Incoming` request goes in (raw query string, raw headers), a `Reply` of
+ready bytes comes out. The ASGI layer and the FastAPI routes only translate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from app.fixtures import encode
+
+Headers = tuple[tuple[bytes, bytes], ...]
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer, ready to send: status, raw headers and body bytes."""
+
+    status: int
+    headers: Headers
+    body: bytes = b""
+    delay: float = 0.0  # seconds to wait before sending (Prefer: delay)
+
+    @classmethod
+    def json(cls, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Reply:
+        length = (b"content-length", str(len(body)).encode())
+        return cls(status, (JSON_TYPE, length, *extra), body)
+
+    @classmethod
+    def message(cls, status: int, data: dict[str, Any], *extra: tuple[bytes, bytes]) -> Reply:
+        return cls.json(status, encode(data), *extra)
+
+    def with_headers(self, *extra: tuple[bytes, bytes]) -> Reply:
+        return Reply(self.status, self.headers + extra, self.body, self.delay)
+
+    def not_modified(self) -> Reply:
+        kept = (b"content-type", b"content-length")
+        return Reply(304, tuple((k, v) for k, v in self.headers if k not in kept))
+
+    @property
+    def etag(self) -> bytes | None:
+        return next((value for name, value in self.headers if name == b"etag"), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A request as the services see it."""
+
+    method: str = "GET"
+    path: str = "/api/user/leads"
+    query: bytes = b""  # raw, still percent-encoded
+    headers: Sequence[tuple[bytes, bytes]] = ()  # raw, names in lower case
+    body: bytes = b""
+    origin: str = "http://127.0.0.1:8000"  # scheme://host[:port] the client used
+
+    def header(self, name: bytes) -> bytes | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+    def header_values(self, name: bytes) -> list[str]:
+        return [value.decode("latin-1") for key, value in self.headers if key == name]
+
+    @property
+    def url(self) -> str:
+        """The absolute URL of the path, without the query."""
+        return self.origin + self.path
+
+    @property
+    def query_pairs(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query.decode("latin-1"), keep_blank_values=True)
+
+
+class LeadsService(Protocol):
+    """What serves the leads listing: mock, proxy and record modes alike."""
+
+    def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
+        """The answer if it is ready without any work, else None (take the full path)."""
+
+    async def answer(self, incoming: Incoming) -> Reply:
+        """Any leads listing request."""
+
+
+def bearer_token(authorization: bytes | None) -> bytes | None:
+    """The token of an `Authorization: Bearer <token>` header, if there is one."""
+    if authorization is None or authorization[:7].lower() != b"bearer ":
+        return None
+    return authorization[7:].strip() or None
+
+
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match list against one ETag."""
+    if if_none_match.strip() == b"*":
+        return True
+    return any(tag.strip().removeprefix(b"W/") == etag for tag in if_none_match.split(b","))

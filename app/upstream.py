@@ -1,0 +1,197 @@
+"""The one HTTP client to the real API: timeouts, pacing, and our own errors.
+
+httpx's errors stop here; above this module a failed request is one of:
+
+    UpstreamError                 the upstream gave no usable answer
+     +-- UpstreamTimeout          no answer within the timeout        (-> 504)
+     +-- UpstreamUnavailable      refused, reset, or a broken answer  (-> 502)
+     +-- UpstreamBadStatus        a 5xx                               (-> 502)
+     +-- UpstreamGarbage          a 200 whose body is not JSON        (-> 502)
+
+A 4xx is not an error here: it is an answer, passed through as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from app.cache import Clock
+
+# Never forwarded in either direction (RFC 9110 section 7.6.1), plus the
+# headers httpx sets itself from the body it sends or has decoded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
+
+
+class UpstreamError(Exception):
+    """The upstream gave no usable answer; `kind` names how, for stats and logs."""
+
+    kind = "error"
+    status = 502
+
+    def __init__(self, message: str, *, upstream_status: int | None = None) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+
+
+class UpstreamTimeout(UpstreamError):
+    kind = "timeout"
+    status = 504
+
+
+class UpstreamUnavailable(UpstreamError):
+    kind = "unavailable"
+
+
+class UpstreamBadStatus(UpstreamError):
+    kind = "status_5xx"
+
+
+class UpstreamGarbage(UpstreamError):
+    kind = "garbage"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer from the upstream, body fully read."""
+
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    elapsed: float  # seconds
+
+
+def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers that may cross the proxy: no hop-by-hop ones."""
+    named = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+
+
+class Pacer:
+    """Spaces requests at least 1/rps apart, across the whole process."""
+
+    def __init__(
+        self,
+        rps: float | None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Callable[[float], object] = asyncio.sleep,
+    ) -> None:
+        self._interval = 1 / rps if rps else 0.0
+        self._next = 0.0
+        self._clock = clock
+        self._sleep = sleep
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await self._sleep(slot - now)  # type: ignore[misc]
+
+
+class Upstream:
+    """Requests to the real API under `base_url` (e.g. https://app.sondos-ai.com/api)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        max_rps: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self._pacer = Pacer(max_rps, clock=clock)
+        self._clock = clock
+        self.last_answer_at: float | None = None
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> Answer:
+        """Send one request; raise an UpstreamError unless an HTTP answer came back."""
+        url = self.base_url + path + (f"?{query}" if query else "")
+        await self._pacer.wait()
+        started = self._clock()
+        try:
+            response = await self._client.request(method, url, headers=headers, content=body)
+        except httpx.TimeoutException as error:
+            raise UpstreamTimeout(
+                f"the upstream did not answer within {self.timeout:g} s"
+            ) from error
+        except httpx.ConnectError as error:
+            raise UpstreamUnavailable(f"the upstream refused the connection ({error})") from error
+        except (httpx.TransportError, httpx.DecodingError) as error:
+            raise UpstreamUnavailable(
+                f"the upstream broke the connection ({type(error).__name__})"
+            ) from error
+        self.last_answer_at = self._clock()
+        return Answer(
+            response.status_code,
+            list(response.headers.multi_items()),
+            response.content,
+            self.last_answer_at - started,
+        )
+
+    async def fetch_leads(self, query: str, headers: Mapping[str, str]) -> Answer:
+        """GET /user/leads; a 5xx or a 200 that is not JSON is an UpstreamError."""
+        answer = await self.request(
+            "GET", "/user/leads", query=query, headers=list(headers.items())
+        )
+        if answer.status >= 500:
+            raise UpstreamBadStatus(
+                f"the upstream answered {answer.status}", upstream_status=answer.status
+            )
+        if answer.status == 200:
+            try:
+                json.loads(answer.body)
+            except ValueError as error:
+                raise UpstreamGarbage(
+                    "the upstream answered 200 with a body that is not JSON", upstream_status=200
+                ) from error
+        return answer

@@ -1,0 +1,116 @@
+"""MockService driven directly, with no server: the fine logic and the hot path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.fixtures import load_fixtures
+from app.mock import UNAUTHENTICATED, MockService
+from app.reply import Incoming, Reply, bearer_token, etag_matches
+from tests.support import BUNDLED
+
+AUTH = (b"authorization", b"Bearer 1|k")
+
+
+@pytest.fixture(scope="module")
+def service() -> MockService:
+    return MockService(load_fixtures(BUNDLED))
+
+
+def hot(service: MockService, *headers: tuple[bytes, bytes]) -> Reply | None:
+    return service.hot_reply(b"", headers)
+
+
+def test_hot_reply__is_the_same_ready_object_every_time(service: MockService) -> None:
+    first = hot(service, AUTH)
+    assert first is not None
+    assert first is hot(service, AUTH)
+    assert first.body is service.fixtures.default.body
+    assert dict(first.headers)[b"content-length"] == str(len(first.body)).encode()
+
+
+def test_hot_reply__matches_the_full_path(service: MockService) -> None:
+    fast = hot(service, AUTH)
+    full = service.reply(Incoming(headers=[AUTH]))
+    assert fast is not None
+    assert (fast.status, fast.headers, fast.body) == (full.status, full.headers, full.body)
+
+
+def test_hot_reply__401_and_304(service: MockService) -> None:
+    assert hot(service) == UNAUTHENTICATED
+    not_modified = hot(service, AUTH, (b"if-none-match", service.fixtures.default.etag))
+    assert not_modified is not None
+    assert (not_modified.status, not_modified.body) == (304, b"")
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [(b"status=x", [AUTH]), (b"", [AUTH, (b"prefer", b"example=empty")])],
+    ids=["query", "prefer"],
+)
+def test_hot_reply__leaves_everything_else_to_the_full_path(
+    service: MockService, query: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    assert service.hot_reply(query, headers) is None
+
+
+def test_rendered__a_repeated_filter_is_computed_once(service: MockService) -> None:
+    request = Incoming(query=b"status=completed", headers=[AUTH])
+    first = service.reply(request)
+    assert service.reply(request) is first
+    assert all(lead["status"] == "completed" for lead in json.loads(first.body))
+
+
+def test_rendered__page_links_follow_the_request_url(service: MockService) -> None:
+    def page(origin: str, path: str) -> str:
+        reply = service.reply(
+            Incoming(query=b"per_page=5", headers=[AUTH], origin=origin, path=path)
+        )
+        next_url: str = json.loads(reply.body)["next_page_url"]
+        return next_url
+
+    assert page("http://a:1", "/leads").startswith("http://a:1/leads?")
+    assert page("http://b:2", "/api/user/leads").startswith("http://b:2/api/user/leads?")
+
+
+def test_rendered__the_cache_is_bounded_in_bytes() -> None:
+    small = MockService(load_fixtures(BUNDLED), rendered_cache_bytes=4096)
+    for per_page in range(1, 30):
+        small.reply(Incoming(query=f"per_page={per_page % 12 + 1}".encode(), headers=[AUTH]))
+    assert small._rendered.currsize <= 4096
+
+
+def test_auth_off__lets_everything_in() -> None:
+    open_service = MockService(load_fixtures(BUNDLED), require_auth=False)
+    assert hot(open_service) is open_service.hot_reply(b"", [])
+    assert open_service.reply(Incoming(query=b"status=x")).status == 200
+
+
+def test_delay__is_returned_not_slept(service: MockService) -> None:
+    reply = service.reply(Incoming(headers=[AUTH, (b"prefer", b"delay=1500")]))
+    assert reply.delay == 1.5
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [
+        (b"Bearer x", True),
+        (b"BEARER x", True),
+        (b"Bearer  ", False),
+        (b"Bearer", False),
+        (b"Token x", False),
+        (None, False),
+    ],
+)
+def test_bearer_token(header: bytes | None, ok: bool) -> None:
+    assert (bearer_token(header) is not None) is ok
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [(b'"a"', True), (b'W/"a"', True), (b'"b", "a"', True), (b"*", True), (b'"b"', False)],
+)
+def test_etag_matches(header: bytes, ok: bool) -> None:
+    assert etag_matches(header, b'"a"') is ok
