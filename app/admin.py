@@ -1,14 +1,26 @@
-"""Operating endpoints under /_proxy/."""
+"""Operating endpoints under /_proxy/: health in every mode, the rest in proxy mode."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from app.config import Settings
+from app.proxy import ProxyService
+from app.reply import bearer_token
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
+proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
+PROBE_EVERY = 5.0  # seconds between upstream probes made by /_proxy/ready
 
 
 async def get_settings(request: Request) -> Settings:
@@ -16,10 +28,117 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_proxy(request: Request) -> ProxyService:
+    service: ProxyService = request.app.state.service
+    return service
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ProxyDep = Annotated[ProxyService, Depends(get_proxy)]
 
 
 @router.get("/health")
 async def health(settings: SettingsDep) -> dict[str, str]:
     """Liveness: the process is up and serving."""
     return {"status": "ok", "mode": settings.mode.value}
+
+
+@proxy_router.get("/stats")
+async def stats(proxy: ProxyDep) -> dict[str, Any]:
+    """Counters since start: cache results, collapsed waiters, upstream requests and errors."""
+    return proxy.snapshot()
+
+
+@proxy_router.get("/metrics", response_class=Response)
+async def metrics(proxy: ProxyDep) -> Response:
+    """The same counters in Prometheus text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector(proxy))
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+
+@proxy_router.get("/ready")
+async def ready(request: Request, proxy: ProxyDep) -> JSONResponse:
+    """Readiness: the upstream answered recently, or the cache can serve."""
+    is_ready, why = proxy.ready()
+    state = request.app.state
+    if not is_ready and time.monotonic() - getattr(state, "probed_at", -PROBE_EVERY) >= PROBE_EVERY:
+        state.probed_at = time.monotonic()
+        await proxy.probe()
+        is_ready, why = proxy.ready()
+    return JSONResponse({"ready": is_ready, "reason": why}, status_code=200 if is_ready else 503)
+
+
+@proxy_router.delete("/cache")
+async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSONResponse:
+    """Purge the cache: all of it, or one API key's entries with `{"api_key": "..."}`.
+
+    Needs `Authorization: Bearer <admin token>`; disabled without `--admin-token`.
+    """
+    if settings.admin_token is None:
+        return JSONResponse(
+            {"message": "Purging is disabled: start leads-proxy with --admin-token."},
+            status_code=403,
+        )
+    token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
+    expected = settings.admin_token.get_secret_value().encode()
+    if token is None or not hmac.compare_digest(token, expected):
+        return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    body = await request.body()
+    api_key: object = None
+    if body.strip():
+        try:
+            api_key = json.loads(body).get("api_key")
+        except (ValueError, AttributeError):
+            api_key = 0  # not a JSON object: refused below
+        if not isinstance(api_key, str) or not api_key:
+            message = 'The body must be a JSON object like {"api_key": "..."}, or empty.'
+            return JSONResponse(
+                {"message": message, "errors": {"api_key": [message]}}, status_code=422
+            )
+    purged = proxy.purge(api_key if isinstance(api_key, str) else None)
+    return JSONResponse({"purged": purged, "scope": "api_key" if api_key else "all"})
+
+
+class StatsCollector(Collector):
+    """Reads the proxy's counters at scrape time; labels stay few and fixed."""
+
+    def __init__(self, proxy: ProxyService) -> None:
+        self.proxy = proxy
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.proxy.snapshot()
+        responses = CounterMetricFamily(
+            "leads_proxy_responses", "Leads listing answers by cache result", labels=["cache"]
+        )
+        for label, name in [
+            ("hit", "hits"),
+            ("miss", "misses"),
+            ("stale", "stale_served"),
+            ("bypass", "bypassed"),
+            ("fallback", "fallback_served"),
+        ]:
+            responses.add_metric([label], snapshot[name])
+        yield responses
+        errors = CounterMetricFamily(
+            "leads_proxy_upstream_errors", "Upstream failures by kind", labels=["kind"]
+        )
+        for kind in ("timeout", "unavailable", "status_5xx", "garbage", "rate_limited"):
+            errors.add_metric([kind], snapshot["upstream_errors"].get(kind, 0))
+        yield errors
+        for name, help_text in [
+            ("requests", "Requests handled"),
+            ("upstream_requests", "Requests sent to the upstream"),
+            ("collapsed_waiters", "Requests that waited on another's upstream request"),
+            ("background_refreshes", "Stale entries refreshed in the background"),
+            ("not_modified", "304 answers"),
+            ("forwarded", "Other API requests forwarded"),
+            ("invalidations", "Cache drops after a write to a lead"),
+        ]:
+            yield CounterMetricFamily(f"leads_proxy_{name}", help_text, value=snapshot[name])
+        for name, help_text in [
+            ("entries", "Entries in the cache"),
+            ("bytes", "Bytes held by the cache"),
+            ("keys_cooling_down", "API keys waiting out an upstream 429"),
+        ]:
+            yield GaugeMetricFamily(f"leads_proxy_cache_{name}", help_text, value=snapshot[name])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.config import (
+    Fallback,
     LogLevel,
     Mode,
     Settings,
@@ -40,13 +41,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
 
 
-def _choices(enum_type: type[Mode | Switch | LogLevel]) -> str:
+def _choices(enum_type: type[Mode | Switch | LogLevel | Fallback]) -> str:
     return "|".join(member.value for member in enum_type)
 
 
-def _setting(parser: argparse.ArgumentParser, field: str, help_text: str, **kwargs: Any) -> None:
+def _setting(parser: Any, field: str, help_text: str, **kwargs: Any) -> None:
     default = Settings.model_fields[field].get_default(call_default_factory=True)
-    shown = getattr(default, "value", default)
+    shown = "unset" if default is None else getattr(default, "value", default)
     parser.add_argument(
         "--" + field.replace("_", "-"),
         dest=field,
@@ -80,6 +81,45 @@ def build_parser() -> Parser:
     )
     _setting(serve, "log_level", "log verbosity", metavar=_choices(LogLevel))
     _setting(serve, "access_log", "log one line per request", metavar=_choices(Switch))
+
+    proxy = serve.add_argument_group("proxy mode")
+    _setting(proxy, "upstream_url", "the real API's base URL", metavar="URL")
+    _setting(proxy, "upstream_timeout", "seconds to wait for the upstream", metavar="SECONDS")
+    _setting(
+        proxy,
+        "upstream_max_rps",
+        "at most this many upstream requests per second, for the whole process",
+        metavar="RPS",
+    )
+    _setting(proxy, "ttl", "seconds an answer is fresh", metavar="SECONDS")
+    _setting(
+        proxy,
+        "stale_while_revalidate",
+        "seconds past the TTL an answer is still served while refreshed in the background",
+        metavar="SECONDS",
+    )
+    _setting(
+        proxy,
+        "stale_if_error",
+        "seconds past the TTL an answer may stand in for a failed or rate-limited upstream",
+        metavar="SECONDS",
+    )
+    _setting(proxy, "max_entries", "most answers cached", metavar="N")
+    _setting(proxy, "max_bytes", "most bytes of answers cached", metavar="BYTES")
+    _setting(proxy, "max_entry_bytes", "larger answers are passed on, not cached", metavar="BYTES")
+    _setting(
+        proxy,
+        "fallback",
+        "when the upstream fails and nothing is cached: none (502/504) or fixtures",
+        metavar=_choices(Fallback),
+    )
+    _setting(
+        proxy,
+        "admin_token",
+        "bearer token for DELETE /_proxy/cache; purging is off without it "
+        "(prefer the env var: a flag shows in the process list)",
+        metavar="TOKEN",
+    )
 
     fixtures = commands.add_parser(
         "fixtures", help="check or make fixture files", description="Check or make fixtures."
@@ -135,20 +175,14 @@ def _fail(message: str, status: int = 2) -> int:
 def serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(
-            mode=args.mode,
-            host=args.host,
-            port=args.port,
-            fixtures=args.fixtures,
-            mock_auth=args.mock_auth,
-            log_level=args.log_level,
-            access_log=args.access_log,
+            **{name: getattr(args, name) for name in Settings.model_fields if name in args}
         )
     except SettingsError as error:
         return _fail(str(error))
-    if settings.mode is not Mode.MOCK:
-        return _fail(f"--mode {settings.mode.value} is not available yet; this build serves mock")
+    if settings.mode is Mode.RECORD:
+        return _fail("--mode record is not available yet; this build serves mock and proxy")
     try:
-        fixtures = load_fixtures(settings.fixtures)
+        fixtures = load_fixtures(settings.fixtures) if settings.needs_fixtures else None
     except FixtureError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -173,7 +207,8 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.value,
         log_config=log_config,
-        access_log=settings.access_log is Switch.ON,
+        # Proxy mode logs its own access lines, with the cache result in them.
+        access_log=settings.access_log is Switch.ON and settings.mode is Mode.MOCK,
         timeout_graceful_shutdown=5,
     )
     return 0

@@ -11,10 +11,11 @@ import enum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LEADS_PROXY_"
+DEFAULT_UPSTREAM = "https://app.sondos-ai.com/api"
 
 
 class Mode(enum.StrEnum):
@@ -30,6 +31,13 @@ class Switch(enum.StrEnum):
 
     ON = "on"
     OFF = "off"
+
+
+class Fallback(enum.StrEnum):
+    """What proxy mode answers when the upstream fails and nothing is cached."""
+
+    NONE = "none"
+    FIXTURES = "fixtures"
 
 
 class LogLevel(enum.StrEnum):
@@ -68,6 +76,23 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     access_log: Switch = Switch.ON
 
+    # Proxy mode.
+    upstream_url: HttpUrl = HttpUrl(DEFAULT_UPSTREAM)
+    upstream_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    upstream_max_rps: Annotated[float, Field(gt=0)] | None = None
+    ttl: Annotated[float, Field(ge=0)] = 30.0
+    stale_while_revalidate: Annotated[float, Field(ge=0)] = 30.0
+    stale_if_error: Annotated[float, Field(ge=0)] = 600.0
+    max_entries: Annotated[int, Field(ge=1)] = 10_000
+    max_bytes: Annotated[int, Field(ge=1)] = 256 * 1024 * 1024
+    max_entry_bytes: Annotated[int, Field(ge=1)] = 8 * 1024 * 1024
+    fallback: Fallback = Fallback.NONE
+    admin_token: SecretStr | None = None
+
+    @property
+    def needs_fixtures(self) -> bool:
+        return self.mode is Mode.MOCK or self.fallback is Fallback.FIXTURES
+
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message is one line meant for a person."""
@@ -88,7 +113,8 @@ def describe_settings_error(error: ValidationError) -> str:
         field = str(problem["loc"][0]) if problem["loc"] else "?"
         expected = _expected(field, problem["msg"])
         given = problem.get("input")
-        shown = f" {given!r}" if isinstance(given, str | int) else ""
+        secret = field == "admin_token"
+        shown = f" {given!r}" if isinstance(given, str | int) and not secret else ""
         lines.append(f"invalid value{shown} for {flag_name(field)} / {env_name(field)}: {expected}")
     return "\n".join(lines)
 
@@ -99,9 +125,13 @@ def _expected(field: str, message: str) -> str:
         return "expected one of " + ", ".join(str(member.value) for member in annotation)
     if field == "port":
         return "expected a whole number from 0 to 65535"
+    if field == "upstream_url":
+        return f"expected an http or https URL like {DEFAULT_UPSTREAM}"
     if field not in Settings.model_fields:
         return "unknown setting"
-    return message[0].lower() + message[1:]
+    if message.startswith("Input should be "):
+        return "expected " + message.removeprefix("Input should be ")
+    return message
 
 
 def load_settings(**given: Any) -> Settings:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,44 +14,95 @@ from starlette.exceptions import HTTPException
 
 from app import admin, routes
 from app.asgi import FastLeads
-from app.config import Settings, Switch
+from app.cache import KeyMaker, MemoryStorage
+from app.config import Mode, Settings, Switch
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
+from app.proxy import ProxyConfig, ProxyService
+from app.upstream import Upstream
 
 log = logging.getLogger("leads_proxy")
 
 DESCRIPTION = """\
 A local stand-in for the Sondos AI API's **List leads** endpoint.
 Point a client's base URL at `http://<this host>/api` instead of
-`https://app.sondos-ai.com/api`. Choose scenarios with the `Prefer` header:
-`example=<name>`, `code=<status>`, `dynamic=true` (with `seed=<n>`,
-`count=<n>`), `delay=<ms>`.
+`https://app.sondos-ai.com/api`.
+
+In mock mode, choose scenarios with the `Prefer` header: `example=<name>`,
+`code=<status>`, `dynamic=true` (with `seed=<n>`, `count=<n>`), `delay=<ms>`.
+In proxy mode, answers carry `Cache-Status`, `Age` and `X-Cache`.
 """
 
 
 def create_app(settings: Settings, *, fixtures: FixtureSet | None = None) -> FastAPI:
-    """Build the app; loads and validates the fixtures unless given them."""
-    fixtures = fixtures if fixtures is not None else load_fixtures(settings.fixtures)
-    service = MockService(fixtures, require_auth=settings.mock_auth is Switch.ON)
+    """Build the app for the settings' mode; loads the fixtures if it needs them."""
+    if fixtures is None and settings.needs_fixtures:
+        fixtures = load_fixtures(settings.fixtures)
+    service: MockService | ProxyService
+    if settings.mode is Mode.MOCK and fixtures is not None:
+        service = MockService(fixtures, require_auth=settings.mock_auth is Switch.ON)
+    else:
+        service = build_proxy(settings, fixtures)
 
-    app = FastAPI(title="leads-proxy", version="0.1.0", description=DESCRIPTION)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if isinstance(service, ProxyService):
+            await service.close()
+
+    app = FastAPI(title="leads-proxy", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
     app.include_router(routes.router)
     app.include_router(admin.router)
+    if isinstance(service, ProxyService):
+        app.include_router(routes.passthrough)
+        app.include_router(admin.proxy_router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
 
-    log.info(
-        "mock mode on %s: examples %s; auth %s",
-        settings.fixtures,
-        ", ".join(fixtures.names()),
-        settings.mock_auth.value,
-    )
-    for warning in fixtures.warnings:
-        log.warning("%s", warning)
+    if fixtures is not None:
+        log.info("fixtures from %s: examples %s", settings.fixtures, ", ".join(fixtures.names()))
+        for warning in fixtures.warnings:
+            log.warning("%s", warning)
+    if isinstance(service, MockService):
+        log.info("mock mode; auth %s", settings.mock_auth.value)
+    else:
+        log.info(
+            "proxy mode to %s; ttl %gs, stale-while-revalidate %gs, stale-if-error %gs%s",
+            settings.upstream_url,
+            settings.ttl,
+            settings.stale_while_revalidate,
+            settings.stale_if_error,
+            "; fallback to fixtures" if fixtures is not None else "",
+        )
     return app
+
+
+def build_proxy(settings: Settings, fixtures: FixtureSet | None) -> ProxyService:
+    upstream = Upstream(
+        str(settings.upstream_url),
+        timeout=settings.upstream_timeout,
+        max_rps=settings.upstream_max_rps,
+    )
+    return ProxyService(
+        upstream=upstream,
+        storage=MemoryStorage(
+            max_entries=settings.max_entries,
+            max_bytes=settings.max_bytes,
+            clock=time.monotonic,
+        ),
+        keys=KeyMaker(),
+        config=ProxyConfig(
+            ttl=settings.ttl,
+            stale_while_revalidate=settings.stale_while_revalidate,
+            stale_if_error=settings.stale_if_error,
+            max_entry_bytes=settings.max_entry_bytes,
+        ),
+        fallback=MockService(fixtures, require_auth=False) if fixtures is not None else None,
+        access_log=settings.access_log is Switch.ON,
+    )
 
 
 def create_asgi(settings: Settings, *, fixtures: FixtureSet | None = None) -> FastLeads:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 
+from app.proxy import ProxyService
 from app.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from app.reply import Incoming, LeadsService, Reply
 from app.schema import EXAMPLE_LEAD, ErrorBody, Lead, LeadsPage
@@ -104,3 +105,24 @@ router.add_api_route(
     operation_id="list_leads_alias",
     responses=ERRORS,
 )
+
+
+async def get_proxy(request: Request) -> ProxyService:
+    service: ProxyService = request.app.state.service
+    return service
+
+
+ProxyDep = Annotated[ProxyService, Depends(get_proxy)]
+
+# Proxy mode only: the rest of the API, forwarded as it is.
+passthrough = APIRouter(tags=["proxy"])
+
+
+@passthrough.api_route(
+    "/api/{rest:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    summary="Any other API path, forwarded to the upstream uncached",
+)
+async def forward(request: Request, proxy: ProxyDep, rest: str) -> Response:
+    """Forwarded as it is: method, query, headers (less hop-by-hop ones) and body."""
+    return ready(await proxy.forward(incoming(request, await request.body())))

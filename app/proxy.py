@@ -1,0 +1,524 @@
+"""Proxy mode: a per-key caching shield in front of the real leads listing.
+
+For one API key and one query, the upstream sees at most one request per TTL:
+concurrent misses share one request (single flight), answers past the TTL are
+served while one background request refreshes them (stale-while-revalidate),
+and when the upstream fails or rate-limits, the last good answer is served
+(stale-if-error, 429 cooldown). Everything else under /api/ is forwarded as
+it is, uncached; a successful write to a lead drops that key's listings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State
+from app.fixtures import etag_of
+from app.mock import MockService
+from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches
+from app.upstream import Answer, Upstream, UpstreamError, forwardable
+
+log = logging.getLogger("leads_proxy")
+
+DEFAULT_COOLDOWN = 10.0  # seconds, for a 429 that says no Retry-After
+LEAD_WRITES = re.compile(r"/api/user/(lead|leads/[^/]+)/?")
+JSON = "application/json"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    ttl: float = 30.0
+    stale_while_revalidate: float = 30.0
+    stale_if_error: float = 600.0
+    max_entry_bytes: int = 8 * 1024 * 1024
+
+
+@dataclass
+class Stats:
+    """Counters since start; a snapshot adds the cache's size."""
+
+    requests: int = 0
+    hits: int = 0
+    misses: int = 0
+    stale_served: int = 0
+    bypassed: int = 0
+    not_modified: int = 0
+    collapsed_waiters: int = 0
+    background_refreshes: int = 0
+    fallback_served: int = 0
+    upstream_requests: int = 0
+    forwarded: int = 0
+    invalidations: int = 0
+    upstream_errors: Counter[str] = field(default_factory=Counter)
+
+
+# What one trip to the upstream for the leads listing came to.
+@dataclass(frozen=True, slots=True)
+class Filled:
+    entry: Entry
+    stored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """An answer that is not cached but passed on as it is (401, 403, 404, 422...)."""
+
+    answer: Answer
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    answer: Answer
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    error: UpstreamError
+
+
+Outcome = Filled | Passed | Limited | Failed
+
+
+def retry_after_seconds(value: str | None, *, wall: float) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - wall)
+
+
+def cache_directives(incoming: Incoming) -> set[str]:
+    header = incoming.header(b"cache-control")
+    if header is None:
+        return set()
+    return {part.strip().split("=")[0].lower() for part in header.decode("latin-1").split(",")}
+
+
+def _status_line(kind: str, **params: object) -> bytes:
+    parts = ["leads-proxy", kind] if kind else ["leads-proxy"]
+    parts += [f"{name.replace('_', '-')}={value}" for name, value in params.items()]
+    return "; ".join(parts).encode()
+
+
+class ProxyService:
+    """Serves the leads listing through the cache; forwards the rest of /api/."""
+
+    def __init__(
+        self,
+        *,
+        upstream: Upstream,
+        storage: MemoryStorage,
+        keys: KeyMaker,
+        config: ProxyConfig,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        fallback: MockService | None = None,
+        access_log: bool = True,
+    ) -> None:
+        self.upstream = upstream
+        self.storage = storage
+        self.keys = keys
+        self.config = config
+        self.stats = Stats()
+        self._clock = clock
+        self._wall = wall
+        self._fallback = fallback
+        self._access_log = access_log
+        self._flights: dict[CacheKey, asyncio.Task[Outcome]] = {}
+        self._cooldowns: dict[str, float] = {}  # fingerprint -> until (clock)
+
+    # --- the hot path -------------------------------------------------------
+
+    def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
+        """A fresh hit, answered with no other work; None for anything else."""
+        authorization = if_none_match = None
+        for name, value in headers:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"cache-control":
+                return None
+        token = bearer_token(authorization)
+        if token is None:
+            return None
+        key = self.keys.key(token, query.decode("latin-1"))
+        entry = self.storage.get(key)
+        now = self._clock()
+        if entry is None or entry.state(now) is not State.FRESH:
+            return None
+        self.stats.requests += 1
+        reply = self._hit(entry, now, if_none_match)
+        self._log("GET", "/api/user/leads", reply.status, "HIT", waited=None, key=key)
+        return reply
+
+    # --- the leads listing --------------------------------------------------
+
+    async def answer(self, incoming: Incoming) -> Reply:
+        self.stats.requests += 1
+        started = self._clock()
+        token = bearer_token(incoming.header(b"authorization"))
+        if token is None:
+            reply = await self._bypass(incoming)
+            spent = self._clock() - started
+            self._log(
+                incoming.method, incoming.path, reply.status, "BYPASS", waited=spent, key=None
+            )
+            return reply
+        key = self.keys.key(token, incoming.query.decode("latin-1"))
+        reply, label, waited = await self._leads(incoming, key)
+        self._log(incoming.method, incoming.path, reply.status, label, waited=waited, key=key)
+        return reply
+
+    async def _leads(self, incoming: Incoming, key: CacheKey) -> tuple[Reply, str, float | None]:
+        """The reply, its X-Cache label, and how long it waited on the upstream."""
+        directives = cache_directives(incoming)
+        if_none_match = incoming.header(b"if-none-match")
+        now = self._clock()
+        entry = self.storage.get(key)
+        state = entry.state(now) if entry else None
+
+        if entry is not None and "no-cache" not in directives:
+            if state is State.FRESH:
+                return self._hit(entry, now, if_none_match), "HIT", None
+            if state is State.STALE:
+                self._refresh(key, incoming)
+                reply = self._stale(entry, now, if_none_match, "stale-while-revalidate")
+                return reply, "STALE", None
+        if "only-if-cached" in directives:
+            message = {"message": "Nothing fresh is cached for this request (only-if-cached)."}
+            return Reply.message(504, message), "MISS", None
+
+        if (left := self._cooldown_left(key.fingerprint, now)) > 0:
+            if entry is not None and state is not None:
+                return self._stale(entry, now, if_none_match, "rate-limited"), "STALE", None
+            return self._too_many(left), "MISS", None
+
+        outcome = await self._flight(key, incoming)
+        waited = self._clock() - now
+        reply, label = self._after(outcome, key, incoming, directives)
+        return reply, label, waited
+
+    def _after(
+        self, outcome: Outcome, key: CacheKey, incoming: Incoming, directives: set[str]
+    ) -> tuple[Reply, str]:
+        """The reply once the upstream has been asked."""
+        now = self._clock()
+        if_none_match = incoming.header(b"if-none-match")
+        if isinstance(outcome, Filled):
+            self.stats.misses += 1
+            fwd = "request" if "no-cache" in directives else "miss"
+            stored = {"stored": "?1"} if outcome.stored else {}
+            status = _status_line("", fwd=fwd, fwd_status=200, **stored)
+            return self._send(outcome.entry, now, if_none_match, b"MISS", status), "MISS"
+        if isinstance(outcome, Passed):
+            self.stats.misses += 1
+            answer = outcome.answer
+            status = _status_line("", fwd="miss", fwd_status=answer.status)
+            return _labelled(self._passed(answer), b"MISS", status), "MISS"
+
+        # The upstream failed or rate-limited: the last good copy, if there is one.
+        entry = self.storage.get(key)
+        if entry is not None and entry.state(now) is not None:
+            if isinstance(outcome, Limited):
+                return self._stale(entry, now, if_none_match, "rate-limited"), "STALE"
+            upstream_status = outcome.error.upstream_status
+            reply = self._stale(entry, now, if_none_match, "stale-if-error", upstream_status)
+            return reply, "STALE"
+        if isinstance(outcome, Limited):
+            return self._too_many(outcome.until - now, outcome.answer), "MISS"
+        if self._fallback is not None:
+            reply = self._fallback.reply(incoming)
+            if reply.status in {200, 304}:
+                self.stats.fallback_served += 1
+                status = _status_line("", fwd="miss", detail="fallback-fixtures")
+                return _labelled(reply, b"MISS", status), "MISS"
+        error = outcome.error
+        message = {"message": f"{str(error).capitalize()}, and no cached copy can be served."}
+        return Reply.message(error.status, message).with_headers((b"x-cache", b"MISS")), "MISS"
+
+    def _flight(self, key: CacheKey, incoming: Incoming) -> asyncio.Future[Outcome]:
+        """The one upstream request for this key, started now or already on its way.
+
+        Waiters get it shielded: a client that goes away cancels only its own
+        wait, never the request the others wait on.
+        """
+        task = self._flights.get(key)
+        if task is None:
+            headers = {
+                "Authorization": (incoming.header(b"authorization") or b"").decode("latin-1"),
+                "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
+            }
+            task = asyncio.get_running_loop().create_task(
+                self._fetch(key, incoming.query.decode("latin-1"), headers)
+            )
+            self._flights[key] = task
+            task.add_done_callback(lambda done: self._land(key, done))
+        else:
+            self.stats.collapsed_waiters += 1
+        return asyncio.shield(task)
+
+    def _land(self, key: CacheKey, task: asyncio.Task[Outcome]) -> None:
+        if self._flights.get(key) is task:
+            del self._flights[key]
+
+    def _refresh(self, key: CacheKey, incoming: Incoming) -> None:
+        """Start a background refresh, unless one is on its way or the key must wait."""
+        if key in self._flights or self._cooldown_left(key.fingerprint, self._clock()) > 0:
+            return
+        self.stats.background_refreshes += 1
+        self._flight(key, incoming)
+
+    async def _fetch(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
+        self.stats.upstream_requests += 1
+        try:
+            answer = await self.upstream.fetch_leads(query, headers)
+        except UpstreamError as error:
+            self.stats.upstream_errors[error.kind] += 1
+            log.warning("upstream: %s (key %s)", error, key.short)
+            return Failed(error)
+        now = self._clock()
+        if answer.status == 200:
+            entry = self._entry(answer, now)
+            stored = len(answer.body) <= self.config.max_entry_bytes and self.storage.put(
+                key, entry
+            )
+            return Filled(entry, stored)
+        if answer.status == 429:
+            self.stats.upstream_errors["rate_limited"] += 1
+            wait = retry_after_seconds(_header(answer, "retry-after"), wall=self._wall())
+            until = now + (DEFAULT_COOLDOWN if wait is None else wait)
+            self._cooldowns[key.fingerprint] = until
+            log.warning("upstream: 429, key %s waits %.0f s", key.short, until - now)
+            return Limited(answer, until)
+        return Passed(answer)
+
+    def _entry(self, answer: Answer, now: float) -> Entry:
+        body = answer.body
+        etag = etag_of(body)
+        content_type = (_header(answer, "content-type") or "application/json").encode("latin-1")
+        config = self.config
+        fresh_until = now + config.ttl
+        return Entry(
+            body=body,
+            headers=(
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"etag", etag),
+            ),
+            etag=etag,
+            stored_at=now,
+            fresh_until=fresh_until,
+            stale_until=fresh_until + config.stale_while_revalidate,
+            error_until=fresh_until + max(config.stale_if_error, config.stale_while_revalidate),
+        )
+
+    def _cooldown_left(self, fingerprint: str, now: float) -> float:
+        until = self._cooldowns.get(fingerprint)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self._cooldowns[fingerprint]
+            return 0.0
+        return until - now
+
+    # --- replies --------------------------------------------------------------
+
+    def _hit(self, entry: Entry, now: float, if_none_match: bytes | None) -> Reply:
+        self.stats.hits += 1
+        ttl = math.ceil(entry.fresh_until - now)
+        return self._send(entry, now, if_none_match, b"HIT", b"leads-proxy; hit; ttl=%d" % ttl)
+
+    def _stale(
+        self,
+        entry: Entry,
+        now: float,
+        if_none_match: bytes | None,
+        why: str,
+        upstream_status: int | None = None,
+    ) -> Reply:
+        self.stats.stale_served += 1
+        ttl = math.floor(entry.fresh_until - now)
+        if why == "stale-while-revalidate":
+            status = _status_line("hit", ttl=ttl, detail=why)
+        else:
+            fwd_status = {"fwd_status": upstream_status} if upstream_status else {}
+            status = _status_line("", fwd="stale", **fwd_status, ttl=ttl, detail=why)
+        return self._send(entry, now, if_none_match, b"STALE", status)
+
+    def _send(
+        self, entry: Entry, now: float, if_none_match: bytes | None, label: bytes, status: bytes
+    ) -> Reply:
+        age = (b"age", str(int(now - entry.stored_at)).encode())
+        extra = (age, (b"cache-status", status), (b"x-cache", label))
+        if if_none_match is not None and etag_matches(if_none_match, entry.etag):
+            self.stats.not_modified += 1
+            return Reply(304, ((b"etag", entry.etag), *extra))
+        return Reply(200, entry.headers + extra, entry.body)
+
+    def _too_many(self, left: float, answer: Answer | None = None) -> Reply:
+        """A 429 that tells the remaining wait, whatever the upstream's answer said."""
+        base = (
+            self._passed(answer, drop={"retry-after"})
+            if answer is not None
+            else Reply.message(
+                429, {"message": "Too Many Attempts. The upstream asked this key to wait."}
+            )
+        )
+        retry = (b"retry-after", str(max(1, math.ceil(left))).encode())
+        return _labelled(base.with_headers(retry), b"MISS", _status_line("", detail="rate-limited"))
+
+    @staticmethod
+    def _passed(answer: Answer, drop: frozenset[str] | set[str] = frozenset()) -> Reply:
+        """The upstream's answer as it is, less hop-by-hop headers."""
+        headers: Headers = tuple(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in forwardable(answer.headers)
+            if name.lower() not in drop
+        )
+        length = (b"content-length", str(len(answer.body)).encode())
+        return Reply(answer.status, (*headers, length), answer.body)
+
+    async def _bypass(self, incoming: Incoming) -> Reply:
+        """No key: forward, never cache."""
+        self.stats.bypassed += 1
+        reply = await self._forward(incoming)
+        return _labelled(reply, b"BYPASS", _status_line("", fwd="bypass", detail="no-key"))
+
+    # --- the rest of the API ----------------------------------------------------
+
+    async def forward(self, incoming: Incoming) -> Reply:
+        """Any other /api/ request: sent on as it is, answered as the upstream answers."""
+        started = self._clock()
+        self.stats.requests += 1
+        self.stats.forwarded += 1
+        reply = await self._forward(incoming)
+        if 200 <= reply.status < 300 and self._is_lead_write(incoming):
+            self._invalidate(incoming)
+        reply = _labelled(reply, b"BYPASS", _status_line("", fwd="bypass"))
+        key = self._fingerprint(incoming)
+        waited = self._clock() - started
+        self._log(incoming.method, incoming.path, reply.status, "BYPASS", waited=waited, key=key)
+        return reply
+
+    async def _forward(self, incoming: Incoming) -> Reply:
+        self.stats.upstream_requests += 1
+        # /api/<rest> goes to <upstream>/<rest>; the /leads alias to the listing.
+        path = incoming.path[4:] if incoming.path.startswith("/api/") else "/user/leads"
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in incoming.headers]
+        try:
+            answer = await self.upstream.request(
+                incoming.method,
+                path,
+                query=incoming.query.decode("latin-1"),
+                headers=forwardable(headers),
+                body=incoming.body,
+            )
+        except UpstreamError as error:
+            self.stats.upstream_errors[error.kind] += 1
+            return Reply.message(error.status, {"message": f"{error}."})
+        return self._passed(answer)
+
+    def _is_lead_write(self, incoming: Incoming) -> bool:
+        return incoming.method in WRITE_METHODS and bool(LEAD_WRITES.fullmatch(incoming.path))
+
+    def _invalidate(self, incoming: Incoming) -> None:
+        token = bearer_token(incoming.header(b"authorization"))
+        if token is not None:
+            self.stats.invalidations += 1
+            self.storage.purge(self.keys.fingerprint(token))
+
+    def _fingerprint(self, incoming: Incoming) -> str | None:
+        token = bearer_token(incoming.header(b"authorization"))
+        return self.keys.fingerprint(token)[:8] if token else None
+
+    # --- operating it ------------------------------------------------------------
+
+    def purge(self, api_key: str | None = None) -> int:
+        """Drop every entry, or one API key's."""
+        fingerprint = self.keys.fingerprint(api_key.encode()) if api_key else None
+        return self.storage.purge(fingerprint)
+
+    def snapshot(self) -> dict[str, Any]:
+        stats = self.stats
+        return {
+            "requests": stats.requests,
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "stale_served": stats.stale_served,
+            "bypassed": stats.bypassed,
+            "not_modified": stats.not_modified,
+            "collapsed_waiters": stats.collapsed_waiters,
+            "background_refreshes": stats.background_refreshes,
+            "fallback_served": stats.fallback_served,
+            "forwarded": stats.forwarded,
+            "invalidations": stats.invalidations,
+            "upstream_requests": stats.upstream_requests,
+            "upstream_errors": dict(sorted(stats.upstream_errors.items())),
+            "entries": self.storage.entries,
+            "bytes": self.storage.bytes,
+            "keys_cooling_down": sum(
+                1 for until in self._cooldowns.values() if until > self._clock()
+            ),
+        }
+
+    def ready(self, within: float = 60.0) -> tuple[bool, str]:
+        """Whether this process can serve: the upstream answered lately, or the cache can."""
+        last = self.upstream.last_answer_at
+        if last is not None and self._clock() - last < within:
+            return True, "the upstream answered recently"
+        if self.storage.entries:
+            return True, "the cache holds answers to serve"
+        return False, "no upstream answer yet and nothing cached"
+
+    async def probe(self) -> None:
+        """Ask the upstream anything, to learn whether it is reachable."""
+        with contextlib.suppress(UpstreamError):
+            await self.upstream.request("GET", "/user/leads", headers=[("Accept", JSON)])
+
+    async def close(self) -> None:
+        for task in list(self._flights.values()):
+            task.cancel()
+        await self.upstream.close()
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        label: str,
+        *,
+        waited: float | None,
+        key: CacheKey | str | None,
+    ) -> None:
+        if not self._access_log:
+            return
+        upstream = f"{waited * 1000:.1f}ms" if waited is not None else "-"
+        short = key.short if isinstance(key, CacheKey) else (key or "-")
+        log.info("%s %s %d %s upstream=%s key=%s", method, path, status, label, upstream, short)
+
+
+def _labelled(reply: Reply, label: bytes, status: bytes) -> Reply:
+    return reply.with_headers((b"cache-status", status), (b"x-cache", label))
+
+
+def _header(answer: Answer, name: str) -> str | None:
+    return next((value for key, value in answer.headers if key.lower() == name), None)
