@@ -252,7 +252,8 @@ class ProxyService:
                 status = _status_line("", fwd="miss", detail="fallback-fixtures")
                 return _labelled(reply, b"MISS", status), "MISS"
         error = outcome.error
-        message = {"message": f"{str(error).capitalize()}, and no cached copy can be served."}
+        text = str(error)
+        message = {"message": f"{text[0].upper()}{text[1:]}, and no cached copy can be served."}
         return Reply.message(error.status, message).with_headers((b"x-cache", b"MISS")), "MISS"
 
     def _flight(self, key: CacheKey, incoming: Incoming) -> asyncio.Future[Outcome]:

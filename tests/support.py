@@ -106,3 +106,7 @@ def assert_valid_leads(body: Any) -> None:
         LEADS.validate_python(body, strict=True)
     else:
         LeadsPage.model_validate(body, strict=True)
+
+
+def key_header(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,595 @@
+"""Proxy mode through a real leads-proxy process and a real fake upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fake_upstream import FakeUpstream, key_tag
+from tests.support import BUNDLED, Server, clean_env, start_server
+
+KEY_A, KEY_B = "1|alpha-secret-key-0001", "2|bravo-secret-key-0002"
+A = {"Authorization": f"Bearer {KEY_A}"}
+B = {"Authorization": f"Bearer {KEY_B}"}
+
+StartProxy = Callable[..., Server]
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def start_proxy(tmp_path: Path, upstream: FakeUpstream) -> Iterator[StartProxy]:
+    started: list[Server] = []
+
+    def start(*args: str, **env: str) -> Server:
+        server = start_server(
+            tmp_path,
+            "--mode",
+            "proxy",
+            "--upstream-url",
+            upstream.url,
+            *args,
+            env=clean_env(**env),
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def leads(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body: list[dict[str, Any]] = response.json()
+    return body
+
+
+def version(response: httpx.Response) -> int:
+    return int(leads(response)[0]["variables"]["version"])
+
+
+def owner(response: httpx.Response) -> str:
+    return str(leads(response)[0]["variables"]["key_tag"])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+# --- hits, misses, expiry ---------------------------------------------------------
+
+
+def test_cache__miss_then_hit_costs_one_upstream_request(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    first = proxy.client.get("/api/user/leads", headers={**A, "Accept": "application/json"})
+    second = proxy.client.get("/leads", headers=A)  # the alias shares the entry
+    assert first.headers["x-cache"] == "MISS"
+    assert "fwd=miss" in first.headers["cache-status"]
+    assert second.headers["x-cache"] == "HIT"
+    assert second.headers["cache-status"].startswith("leads-proxy; hit; ttl=")
+    assert int(second.headers["age"]) >= 0
+    assert second.content == first.content
+    assert upstream.count(A["Authorization"]) == 1
+    seen = upstream.seen[0]
+    assert seen.headers["authorization"] == A["Authorization"]
+    assert seen.headers["accept"] == "application/json"
+
+
+def test_cache__same_meaning_same_entry_other_query_other_entry(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    proxy.client.get("/leads?status=completed&per_page=5", headers=A)
+    same = proxy.client.get("/leads?per_page=5&status=completed&page=", headers=A)
+    other = proxy.client.get("/leads?status=created", headers=A)
+    assert same.headers["x-cache"] == "HIT"
+    assert other.headers["x-cache"] == "MISS"
+    assert upstream.count() == 2
+    assert upstream.seen[1].query == "status=created"  # forwarded as the client sent it
+
+
+def test_cache__expires_after_the_ttl(start_proxy: StartProxy, upstream: FakeUpstream) -> None:
+    proxy = start_proxy("--ttl", "0.5", "--stale-while-revalidate", "0")
+    assert version(proxy.client.get("/leads", headers=A)) == 1
+    time.sleep(0.7)
+    again = proxy.client.get("/leads", headers=A)
+    assert again.headers["x-cache"] == "MISS"
+    assert version(again) == 2
+
+
+def test_cache__if_none_match_gets_304_from_cache(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    etag = proxy.client.get("/leads", headers=A).headers["etag"]
+    response = proxy.client.get("/leads", headers={**A, "If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["x-cache"] == "HIT"
+    assert upstream.count() == 1
+
+
+def test_cache__a_body_over_max_entry_bytes_is_passed_on_not_cached(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--max-entry-bytes", "100")
+    for _ in range(2):
+        response = proxy.client.get("/leads", headers=A)
+        assert response.headers["x-cache"] == "MISS"
+        assert "stored" not in response.headers["cache-status"]
+    assert upstream.count() == 2
+
+
+# --- keys are never mixed -----------------------------------------------------------
+
+
+def test_keys__two_keys_get_their_own_answers(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    for _ in range(3):
+        assert owner(proxy.client.get("/leads", headers=A)) == key_tag(A["Authorization"])
+        assert owner(proxy.client.get("/leads", headers=B)) == key_tag(B["Authorization"])
+    assert upstream.count(A["Authorization"]) == upstream.count(B["Authorization"]) == 1
+
+
+@pytest.fixture(scope="module")
+def shared_upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_proxy(
+    tmp_path_factory: pytest.TempPathFactory, shared_upstream: FakeUpstream
+) -> Iterator[Server]:
+    server = start_server(
+        tmp_path_factory.mktemp("proxy"), "--mode", "proxy", "--upstream-url", shared_upstream.url
+    )
+    yield server
+    server.stop()
+
+
+TOKENS = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=","), min_size=1
+).map(lambda text: text.strip() or "x")
+QUERIES = st.lists(
+    st.tuples(st.sampled_from(["status", "campaign_id", "page"]), st.sampled_from(["1", "2", ""])),
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(requests=st.lists(st.tuples(TOKENS, QUERIES), min_size=1, max_size=6))
+def test_keys__no_answer_ever_reaches_another_key(
+    shared_proxy: Server, requests: list[tuple[str, list[tuple[str, str]]]]
+) -> None:
+    for token, query in requests + requests:  # twice: the second round is served from cache
+        authorization = f"Bearer {token}"
+        response = shared_proxy.client.get(
+            "/leads", params=query, headers={"Authorization": authorization}
+        )
+        assert owner(response) == key_tag(authorization)
+
+
+# --- single flight ----------------------------------------------------------------------
+
+
+def test_single_flight__200_concurrent_misses_make_one_upstream_request(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=proxy.url, limits=limits, timeout=30) as client:
+            return await asyncio.gather(*(client.get("/leads", headers=A) for _ in range(200)))
+
+    with upstream.behaving(delay=0.5):
+        responses = asyncio.run(burst())
+    assert upstream.count() == 1
+    assert {response.status_code for response in responses} == {200}
+    assert len({response.content for response in responses}) == 1
+    stats = proxy.client.get("/_proxy/stats").json()
+    assert stats["upstream_requests"] == 1
+    assert stats["collapsed_waiters"] >= 150  # the rest arrived while the first was out
+
+
+def test_single_flight__a_client_that_leaves_does_not_cancel_the_fill(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    with upstream.behaving(delay=0.5):
+        with pytest.raises(httpx.ReadTimeout):
+            proxy.client.get("/leads", headers=A, timeout=0.1)
+        wait_for(lambda: proxy.client.get("/_proxy/stats").json()["entries"] == 1)
+    assert proxy.client.get("/leads", headers=A).headers["x-cache"] == "HIT"
+    assert upstream.count() == 1
+
+
+# --- stale answers ----------------------------------------------------------------------
+
+
+def test_stale_while_revalidate__answers_at_once_and_refreshes_once(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--ttl", "0.5", "--stale-while-revalidate", "30")
+    assert version(proxy.client.get("/leads", headers=A)) == 1
+    time.sleep(0.7)
+    with upstream.behaving(delay=0.5):
+        started = time.monotonic()
+        stale = [proxy.client.get("/leads", headers=A) for _ in range(5)]
+        assert time.monotonic() - started < 0.5  # nobody waited for the refresh
+        assert {response.headers["x-cache"] for response in stale} == {"STALE"}
+        assert "detail=stale-while-revalidate" in stale[0].headers["cache-status"]
+        assert {version(response) for response in stale} == {1}
+        wait_for(lambda: upstream.count() == 2)
+    wait_for(lambda: proxy.client.get("/leads", headers=A).headers["x-cache"] == "HIT")
+    assert version(proxy.client.get("/leads", headers=A)) == 2
+    assert upstream.count() == 2  # one refresh for five stale answers
+
+
+FAILURES = [
+    pytest.param({"mode": "status", "status": 500}, "fwd-status=500", id="500"),
+    pytest.param({"mode": "status", "status": 503}, "fwd-status=503", id="503"),
+    pytest.param({"mode": "reset"}, "detail=stale-if-error", id="reset"),
+    pytest.param({"mode": "garbage"}, "fwd-status=200", id="garbage"),
+    pytest.param({"mode": "hang"}, "detail=stale-if-error", id="timeout"),
+    pytest.param({"refuse": True}, "detail=stale-if-error", id="refused"),
+]
+
+
+def misbehave(upstream: FakeUpstream, how: dict[str, Any]) -> Any:
+    if how.get("refuse"):
+        upstream.refuse()
+        return _Nothing()
+    return upstream.behaving(**how)
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("how", "says"), FAILURES)
+def test_stale_if_error__serves_the_last_good_copy(
+    start_proxy: StartProxy, upstream: FakeUpstream, how: dict[str, Any], says: str
+) -> None:
+    proxy = start_proxy(
+        "--ttl", "0.3", "--stale-while-revalidate", "0", "--upstream-timeout", "0.5"
+    )
+    good = proxy.client.get("/leads", headers=A)
+    time.sleep(0.4)
+    with misbehave(upstream, how):
+        stale = proxy.client.get("/leads", headers=A)
+    assert stale.status_code == 200
+    assert stale.content == good.content
+    assert stale.headers["x-cache"] == "STALE"
+    assert "fwd=stale" in stale.headers["cache-status"]
+    assert says in stale.headers["cache-status"]
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "says"),
+    [
+        pytest.param({"mode": "status", "status": 503}, 502, "answered 503", id="503"),
+        pytest.param({"mode": "reset"}, 502, "broke the connection", id="reset"),
+        pytest.param({"mode": "garbage"}, 502, "not JSON", id="garbage"),
+        pytest.param({"mode": "hang"}, 504, "did not answer within 0.5 s", id="timeout"),
+        pytest.param({"refuse": True}, 502, "refused the connection", id="refused"),
+    ],
+)
+def test_stale_if_error__without_a_copy_says_what_happened(
+    start_proxy: StartProxy, upstream: FakeUpstream, how: dict[str, Any], status: int, says: str
+) -> None:
+    proxy = start_proxy("--upstream-timeout", "0.5")
+    with misbehave(upstream, how):
+        response = proxy.client.get("/leads", headers=A)
+    assert response.status_code == status
+    assert says in response.json()["message"]
+    assert "no cached copy" in response.json()["message"]
+
+
+def test_stale_if_error__a_failed_fetch_is_not_cached(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    with upstream.behaving(mode="status", status=500):
+        assert proxy.client.get("/leads", headers=A).status_code == 502
+    response = proxy.client.get("/leads", headers=A)
+    assert response.headers["x-cache"] == "MISS"
+    assert response.status_code == 200
+
+
+def test_stale_if_error__past_its_window_the_copy_is_not_served(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--ttl", "0.2", "--stale-while-revalidate", "0", "--stale-if-error", "0.3")
+    proxy.client.get("/leads", headers=A)
+    time.sleep(0.7)
+    with upstream.behaving(mode="status", status=503):
+        assert proxy.client.get("/leads", headers=A).status_code == 502
+
+
+def test_fallback__fixtures_answer_when_nothing_else_can(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--fallback", "fixtures")
+    upstream.refuse()
+    response = proxy.client.get("/leads", headers=A)
+    assert response.status_code == 200
+    expected = json.loads((BUNDLED / "leads" / "default.json").read_text())
+    assert response.json() == expected
+    assert "detail=fallback-fixtures" in response.headers["cache-status"]
+
+
+# --- 429 ------------------------------------------------------------------------------------
+
+
+def test_rate_limit__the_key_waits_out_retry_after_upstream_untouched(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    with upstream.behaving(mode="ratelimit", retry_after="2"):
+        first = proxy.client.get("/leads", headers=A)
+        assert first.status_code == 429
+        assert first.headers["retry-after"] in {"1", "2"}
+        assert first.json() == {"message": "Too Many Attempts."}  # the upstream's own body
+        asked = upstream.count()
+        for query in ["", "?status=completed", "?page=2"]:
+            again = proxy.client.get(f"/leads{query}", headers=A)
+            assert again.status_code == 429
+            assert 1 <= int(again.headers["retry-after"]) <= 2
+        assert upstream.count() == asked == 1  # nothing more was sent for this key
+        other_key = proxy.client.get("/leads", headers=B)
+        assert other_key.status_code == 429  # B asked the upstream itself, and was told too
+    time.sleep(2.1)
+    assert proxy.client.get("/leads", headers=A).status_code == 200
+    assert upstream.count(A["Authorization"]) == 2
+
+
+def test_rate_limit__stale_copy_is_served_during_the_cooldown(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--ttl", "0.2", "--stale-while-revalidate", "0")
+    good = proxy.client.get("/leads", headers=A)
+    time.sleep(0.3)
+    with upstream.behaving(mode="ratelimit", retry_after="5"):
+        for _ in range(3):
+            stale = proxy.client.get("/leads", headers=A)
+            assert stale.status_code == 200
+            assert stale.content == good.content
+            assert "detail=rate-limited" in stale.headers["cache-status"]
+    assert upstream.count() == 2  # the fill, and the one request that was told to wait
+
+
+def test_rate_limit__retry_after_as_an_http_date(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    with upstream.behaving(mode="ratelimit", retry_after=when):
+        response = proxy.client.get("/leads", headers=A)
+    assert 25 <= int(response.headers["retry-after"]) <= 31
+    assert proxy.client.get("/leads", headers=A).status_code == 429
+    assert upstream.count() == 1
+
+
+# --- pass-through ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 422])
+def test_pass_through__client_errors_pass_unchanged_and_uncached(
+    start_proxy: StartProxy, upstream: FakeUpstream, status: int
+) -> None:
+    proxy = start_proxy()
+    with upstream.behaving(mode="status", status=status):
+        for _ in range(2):
+            response = proxy.client.get("/leads", headers=A)
+            assert response.status_code == status
+            assert response.json() == {"message": f"status {status}"}
+    assert upstream.count() == 2
+
+
+def test_pass_through__a_request_without_a_key_is_forwarded_never_cached(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    for _ in range(2):
+        response = proxy.client.get("/leads")
+        assert response.headers["x-cache"] == "BYPASS"
+    assert upstream.count() == 2
+    assert proxy.client.get("/_proxy/stats").json()["entries"] == 0
+
+
+def test_pass_through__other_paths_any_method_body_and_status(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    with upstream.behaving(other_status=201):
+        response = proxy.client.post(
+            "/api/user/campaigns/update-status?x=1",
+            headers={**A, "Connection": "keep-alive, X-Private", "X-Private": "hop", "X-Kept": "1"},
+            json={"status": "paused"},
+        )
+    assert response.status_code == 201
+    echo = response.json()
+    assert (echo["method"], echo["path"], echo["query"]) == (
+        "POST",
+        "/api/user/campaigns/update-status",
+        "x=1",
+    )
+    assert json.loads(echo["body"]) == {"status": "paused"}
+    assert echo["headers"]["authorization"] == A["Authorization"]
+    assert echo["headers"]["x-kept"] == "1"
+    assert "x-private" not in echo["headers"]  # named by Connection: hop-by-hop
+    assert response.headers["x-cache"] == "BYPASS"
+    assert proxy.client.delete("/api/user/leads/7", headers=A).json()["method"] == "DELETE"
+    assert proxy.client.get("/api/user/me", headers=A).json()["path"] == "/api/user/me"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/user/lead"), ("PUT", "/api/user/leads/7"), ("DELETE", "/api/user/leads/7")],
+)
+def test_invalidation__a_write_to_a_lead_drops_that_keys_listings(
+    start_proxy: StartProxy, upstream: FakeUpstream, method: str, path: str
+) -> None:
+    proxy = start_proxy()
+    for headers in (A, B):
+        proxy.client.get("/leads", headers=headers)
+        proxy.client.get("/leads?status=created", headers=headers)
+    assert proxy.client.request(method, path, headers=A, json={}).status_code == 200
+    assert proxy.client.get("/leads", headers=A).headers["x-cache"] == "MISS"
+    assert proxy.client.get("/leads?status=created", headers=A).headers["x-cache"] == "MISS"
+    assert proxy.client.get("/leads", headers=B).headers["x-cache"] == "HIT"
+
+
+def test_invalidation__a_failed_write_keeps_the_cache(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    proxy.client.get("/leads", headers=A)
+    with upstream.behaving(other_status=422):
+        assert proxy.client.post("/api/user/lead", headers=A, json={}).status_code == 422
+    assert proxy.client.get("/leads", headers=A).headers["x-cache"] == "HIT"
+
+
+# --- client cache directives ----------------------------------------------------------------
+
+
+def test_no_cache__forces_one_collapsed_refetch(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    proxy.client.get("/leads", headers=A)
+    refetched = proxy.client.get("/leads", headers={**A, "Cache-Control": "no-cache"})
+    assert refetched.headers["x-cache"] == "MISS"
+    assert "fwd=request" in refetched.headers["cache-status"]
+    assert version(refetched) == 2
+    assert version(proxy.client.get("/leads", headers=A)) == 2
+
+
+def test_only_if_cached__504_when_nothing_is_cached(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    only = {**A, "Cache-Control": "only-if-cached"}
+    assert proxy.client.get("/leads", headers=only).status_code == 504
+    assert upstream.count() == 0
+    proxy.client.get("/leads", headers=A)
+    assert proxy.client.get("/leads", headers=only).headers["x-cache"] == "HIT"
+
+
+# --- operating it ---------------------------------------------------------------------------
+
+
+def test_purge__disabled_without_an_admin_token(start_proxy: StartProxy) -> None:
+    proxy = start_proxy()
+    response = proxy.client.delete("/_proxy/cache", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 403
+    assert "--admin-token" in response.json()["message"]
+
+
+def test_purge__all_or_one_key_with_the_admin_token(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy(LEADS_PROXY_ADMIN_TOKEN="s3cret-admin")
+    admin = {"Authorization": "Bearer s3cret-admin"}
+    for headers in (A, B):
+        proxy.client.get("/leads", headers=headers)
+    assert proxy.client.delete("/_proxy/cache").status_code == 401
+    assert proxy.client.delete("/_proxy/cache", headers=A).status_code == 401
+    bad = proxy.client.request("DELETE", "/_proxy/cache", headers=admin, content=b"[1]")
+    assert bad.status_code == 422
+    one = proxy.client.request("DELETE", "/_proxy/cache", headers=admin, json={"api_key": KEY_A})
+    assert one.json() == {"purged": 1, "scope": "api_key"}
+    assert proxy.client.get("/leads", headers=A).headers["x-cache"] == "MISS"
+    assert proxy.client.get("/leads", headers=B).headers["x-cache"] == "HIT"
+    assert proxy.client.delete("/_proxy/cache", headers=admin).json() == {
+        "purged": 2,
+        "scope": "all",
+    }
+
+
+def test_stats_and_metrics__count_what_happened(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    proxy.client.get("/leads", headers=A)
+    proxy.client.get("/leads", headers=A)
+    with upstream.behaving(mode="status", status=500):
+        proxy.client.get("/leads?status=x", headers=A)
+    stats = proxy.client.get("/_proxy/stats").json()
+    assert (stats["hits"], stats["misses"], stats["upstream_requests"]) == (1, 1, 2)
+    assert stats["upstream_errors"] == {"status_5xx": 1}
+    assert stats["entries"] == 1
+    assert stats["bytes"] > 0
+    metrics = proxy.client.get("/_proxy/metrics").text
+    assert 'leads_proxy_responses_total{cache="hit"} 1.0' in metrics
+    assert 'leads_proxy_upstream_errors_total{kind="status_5xx"} 1.0' in metrics
+    assert "leads_proxy_cache_entries 1.0" in metrics
+
+
+def test_ready__follows_the_upstream_and_the_cache(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    assert proxy.client.get("/_proxy/ready").status_code == 200  # probed: the upstream answers
+    upstream.refuse()
+    down = start_proxy()
+    response = down.client.get("/_proxy/ready")
+    assert response.status_code == 503
+    assert response.json()["ready"] is False
+
+
+def test_logs__name_keys_by_fingerprint_and_never_leak_them(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy(LEADS_PROXY_ADMIN_TOKEN="admin-token-value")
+    proxy.client.get("/leads?status=x", headers=A)
+    proxy.client.get("/leads?status=x", headers=A)
+    proxy.client.post("/api/user/lead", headers=B, json={})
+    with upstream.behaving(mode="status", status=503):
+        proxy.client.get("/leads?status=y", headers=A)
+    with upstream.behaving(mode="ratelimit"):
+        proxy.client.get("/leads?status=z", headers=B)
+    outputs = [
+        proxy.log(),
+        proxy.client.get("/_proxy/stats").text,
+        proxy.client.get("/_proxy/metrics").text,
+    ]
+    for output in outputs:
+        for secret in (KEY_A, KEY_B, "alpha-secret", "bravo-secret", "admin-token-value"):
+            assert secret not in output
+    log = proxy.log()
+    assert " HIT " in log
+    assert " MISS " in log
+    assert "key=" in log
+    assert "Traceback" not in log

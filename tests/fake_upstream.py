@@ -1,0 +1,210 @@
+"""A stand-in for the Sondos API: a real HTTP/1.1 server on loopback.
+
+It runs in a thread of the test process, counts every request per API key,
+and misbehaves on demand: slow, a status of choice, 429 with Retry-After, a
+connection reset, a body that is not JSON, or no answer at all. It speaks raw
+HTTP over asyncio streams, so that a reset is a real TCP reset.
+
+The leads it answers name the key they are for (`variables.key_tag`, a hash of
+the key) and how many times that key has asked (`variables.version`), so a
+test can tell whose answer it got and whether it is a refreshed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.generate import generate_leads
+
+LEADS_PATH = "/api/user/leads"
+
+
+def key_tag(authorization: str | None) -> str:
+    return hashlib.sha256((authorization or "").encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Behaviour:
+    mode: str = "ok"  # ok | status | ratelimit | reset | garbage | hang
+    delay: float = 0.0  # seconds before answering, in any mode
+    status: int = 503
+    retry_after: str = "2"
+    leads: int = 3
+    other_status: int = 200  # for paths other than the leads listing
+
+
+@dataclass
+class FakeUpstream:
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    seen: list[Seen] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.listen()
+
+    # --- control -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def listen(self) -> None:
+        """Accept connections (again, on the same port after `refuse`)."""
+        self._server = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def refuse(self) -> None:
+        """Stop listening: new connections are refused."""
+        if self._server is not None:
+            server = self._server
+            self._server = None
+
+            async def close() -> None:
+                server.close()
+                for writer in list(self._writers):
+                    writer.transport.abort()
+
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+
+    def stop(self) -> None:
+        self.refuse()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    @contextmanager
+    def behaving(self, **changes: Any) -> Iterator[None]:
+        before = self.behaviour
+        self.behaviour = Behaviour(**{**before.__dict__, **changes})
+        try:
+            yield
+        finally:
+            self.behaviour = before
+
+    def count(self, authorization: str | None = None, path: str = LEADS_PATH) -> int:
+        with self._lock:
+            return sum(
+                1
+                for seen in self.seen
+                if seen.path == path
+                and (authorization is None or seen.headers.get("authorization") == authorization)
+            )
+
+    # --- the server -------------------------------------------------------------
+
+    async def _start(self) -> asyncio.Server:
+        return await asyncio.start_server(
+            self._connection, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while request := await self._read(reader):
+                if not await self._answer(request, writer):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _read(self, reader: asyncio.StreamReader) -> Seen | None:
+        line = await reader.readline()
+        if not line:
+            return None
+        method, target, _ = line.decode("latin-1").split(" ", 2)
+        headers: dict[str, str] = {}
+        while (header := await reader.readline()) not in {b"\r\n", b"\n", b""}:
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        path, _, query = target.partition("?")
+        seen = Seen(method, path, query, headers, body)
+        with self._lock:
+            self.seen.append(seen)
+        return seen
+
+    async def _answer(self, request: Seen, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; False when the connection must end."""
+        behaviour = self.behaviour
+        if behaviour.delay:
+            await asyncio.sleep(behaviour.delay)
+        if request.path != LEADS_PATH:
+            echo = {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "headers": request.headers,
+                "body": request.body.decode(),
+            }
+            await self._send(writer, behaviour.other_status, json.dumps(echo).encode())
+            return True
+        mode = behaviour.mode
+        if mode == "hang":
+            await asyncio.sleep(3600)
+        if mode == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
+        if mode == "status":
+            body = json.dumps({"message": f"status {behaviour.status}"}).encode()
+            await self._send(writer, behaviour.status, body)
+        elif mode == "ratelimit":
+            await self._send(
+                writer,
+                429,
+                b'{"message":"Too Many Attempts."}',
+                [("Retry-After", behaviour.retry_after), ("X-RateLimit-Remaining", "0")],
+            )
+        elif mode == "garbage":
+            await self._send(writer, 200, b"<html>Bad gateway</html>")
+        else:
+            await self._send(writer, 200, self._leads(request, behaviour.leads))
+        return True
+
+    def _leads(self, request: Seen, count: int) -> bytes:
+        authorization = request.headers.get("authorization")
+        version = self.count(authorization)
+        leads = generate_leads(count, seed=version)
+        for lead in leads:
+            lead["variables"].update(key_tag=key_tag(authorization), version=version)
+            lead["variables"]["query"] = request.query
+        return json.dumps(leads).encode()
+
+    @staticmethod
+    async def _send(
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        lines = [f"HTTP/1.1 {status} Whatever", "Content-Type: application/json"]
+        lines += [f"{name}: {value}" for name, value in headers or []]
+        lines += [f"Content-Length: {len(body)}", "", ""]
+        writer.write("\r\n".join(lines).encode() + body)
+        await writer.drain()
