@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     max_bytes: Annotated[int, Field(ge=1)] = 256 * 1024 * 1024
     max_entry_bytes: Annotated[int, Field(ge=1)] = 8 * 1024 * 1024
     fallback: Fallback = Fallback.NONE
-    admin_token: SecretStr | None = None
+    admin_token: Annotated[SecretStr, Field(min_length=8)] | None = None
 
     @property
     def needs_fixtures(self) -> bool:
@@ -125,6 +125,8 @@ def _expected(field: str, message: str) -> str:
         return "expected one of " + ", ".join(str(member.value) for member in annotation)
     if field == "port":
         return "expected a whole number from 0 to 65535"
+    if field == "admin_token":
+        return "expected at least 8 characters"
     if field == "upstream_url":
         return f"expected an http or https URL like {DEFAULT_UPSTREAM}"
     if field not in Settings.model_fields:

@@ -6,7 +6,7 @@ ready bytes comes out. The ASGI layer and the FastAPI routes only translate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -63,6 +63,23 @@ class Incoming:
 
     def header_values(self, name: bytes) -> list[str]:
         return [value.decode("latin-1") for key, value in self.headers if key == name]
+
+    @classmethod
+    def from_scope(cls, scope: Mapping[str, Any], body: bytes = b"") -> Incoming:
+        """From an ASGI HTTP scope: the origin as the client named it (Host header)."""
+        headers = scope["headers"]
+        host = next((value for key, value in headers if key == b"host"), None)
+        if host is None:
+            server = scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}".encode()
+        return cls(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"],
+            headers=headers,
+            body=body,
+            origin=f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}",
+        )
 
     @property
     def url(self) -> str:

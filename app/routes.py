@@ -46,15 +46,7 @@ def ready(reply: Reply) -> Response:
 
 
 def incoming(request: Request, body: bytes = b"") -> Incoming:
-    scope = request.scope
-    return Incoming(
-        method=scope["method"],
-        path=scope["path"],
-        query=scope["query_string"],
-        headers=scope["headers"],
-        body=body,
-        origin=f"{request.url.scheme}://{request.url.netloc}",
-    )
+    return Incoming.from_scope(request.scope, body)
 
 
 @router.get(

@@ -6,12 +6,15 @@ per request is uvicorn's share, the floor any server on uvicorn stands on.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 BODY = Path(os.environ["BENCH_BODY"]).read_bytes()
+# As a fake upstream for the proxy benchmark: seconds to wait before answering.
+DELAY = float(os.environ.get("BENCH_DELAY", "0"))
 HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(BODY)).encode()),
@@ -30,5 +33,7 @@ async def app(
             await send({"type": message["type"] + ".complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+    if DELAY:
+        await asyncio.sleep(DELAY)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})

@@ -31,7 +31,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         capture_output=True,
         text=True,
         env=env or clean_env(),
-        timeout=60,
+        timeout=30,
         check=False,
         cwd=ROOT,
     )
@@ -142,7 +142,31 @@ def test_help__explains_every_option(args: list[str], mentions: list[str]) -> No
         ),
         pytest.param(["--colour", "red"], {}, "unrecognized arguments: --colour", id="unknown"),
         pytest.param(
-            ["--mode", "proxy"], {}, "--mode proxy is not available yet", id="unbuilt-mode"
+            ["--mode", "record"], {}, "--mode record is not available yet", id="unbuilt-mode"
+        ),
+        pytest.param(
+            ["--mode", "proxy", "--upstream-url", "ftp://example.invalid"],
+            {},
+            "--upstream-url / LEADS_PROXY_UPSTREAM_URL: expected an http or https URL",
+            id="upstream-url",
+        ),
+        pytest.param(
+            ["--ttl", "-1"],
+            {},
+            "--ttl / LEADS_PROXY_TTL: expected greater than or equal to 0",
+            id="ttl",
+        ),
+        pytest.param(
+            [],
+            {"LEADS_PROXY_FALLBACK": "maybe"},
+            "--fallback / LEADS_PROXY_FALLBACK: expected one of none, fixtures",
+            id="fallback-env",
+        ),
+        pytest.param(
+            ["--admin-token", ""],
+            {},
+            "invalid value for --admin-token / LEADS_PROXY_ADMIN_TOKEN: expected at least 8",
+            id="empty-admin-token",
         ),
     ],
 )
@@ -389,7 +413,7 @@ def test_serve__logs_what_it_serves_and_ignores_empty_env_values(tmp_path: Path)
     running = start_server(tmp_path, env=clean_env(LEADS_PROXY_FIXTURES="", LEADS_PROXY_MODE=""))
     try:
         assert running.client.get("/leads", headers=AUTH).status_code == 200
-        assert f"mock mode on {BUNDLED}: examples default, documented, empty, large" in (
+        assert f"fixtures from {BUNDLED}: examples default, documented, empty, large" in (
             running.log()
         )
     finally:

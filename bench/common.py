@@ -1,0 +1,146 @@
+"""What the benchmarks share: servers on CPU 0, wrk on CPU 1, CPU time from /proc."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+AUTH = "Authorization: Bearer 1|bench-key"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float  # server CPU time per request
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@contextmanager
+def serving(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_proxy/health", timeout=1)
+                break
+            except httpx.TransportError as error:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"server did not start: {command}") from error
+                time.sleep(0.05)
+        yield process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wrk(url: str, pid: int, seconds: int) -> Run:
+    def once(duration: int) -> tuple[str, float]:
+        before = cpu_seconds(pid)
+        out = subprocess.run(
+            [
+                "taskset",
+                "-c",
+                "1",
+                "wrk",
+                "-t1",
+                "-c16",
+                f"-d{duration}s",
+                "--latency",
+                "-H",
+                AUTH,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return out, cpu_seconds(pid) - before
+
+    once(1)  # warm up
+    out, cpu = once(seconds)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"wrk saw errors:\n{out}")
+    return Run(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=latency(out, "50%"),
+        p99_ms=latency(out, "99%"),
+        cpu_us=cpu / requests * 1e6,
+    )
+
+
+def latency(out: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def mean(runs: list[Run]) -> Run:
+    return Run(
+        *(statistics.mean(getattr(run, f) for run in runs) for f in Run.__dataclass_fields__)
+    )
+
+
+def print_table(title: str, results: dict[str, Run], reference: str) -> None:
+    raw = results[reference]
+    print(f"\n{title}")
+    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}"
+          f"{'req/s ratio':>13}{'CPU ratio':>11}")  # fmt: skip
+    for name, run in results.items():
+        print(
+            f"{name:<24}{run.rps:>10.0f}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}"
+            f"{run.cpu_us:>12.1f}{run.rps / raw.rps:>13.2f}{run.cpu_us / raw.cpu_us:>11.2f}"
+        )
+
+
+def generate_fixture(size: int, folder: Path) -> Path:
+    """A fixtures folder whose default example has `size` leads, made by the CLI."""
+    (folder / "leads").mkdir(parents=True)
+    subprocess.run(
+        [BIN / "leads-proxy", "fixtures", "generate", "--count", str(size), "--seed", "1",
+         "--out", folder / "leads" / "default.json"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return folder
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADS_PROXY_")}
+    return {**env, **extra}
+
+
+def raw_command(port: int) -> list[str]:
+    return [str(BIN / "python"), "-m", "uvicorn", "bench.raw_app:app", "--port", str(port)]
