@@ -17,14 +17,15 @@ fingerprint) ever appears in logs.
 from __future__ import annotations
 
 import enum
-import hashlib
+import functools
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from cachetools import TLRUCache
+from cachetools import LRUCache
 
 Headers = tuple[tuple[bytes, bytes], ...]
 Clock = Callable[[], float]
@@ -48,6 +49,8 @@ class Entry:
     fresh_until: float
     stale_until: float  # end of stale-while-revalidate
     error_until: float  # end of stale-if-error
+    # The last hit reply built, with its (age, ttl): hits in the same second share it.
+    memo: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     def state(self, now: float) -> State | None:
         if now < self.fresh_until:
@@ -63,21 +66,34 @@ class Entry:
         return len(self.body) + ENTRY_OVERHEAD
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_query(query: str) -> str:
-    """One spelling per meaning: last value wins, empty values dropped, names sorted."""
+    """One spelling per meaning: last value wins, empty values dropped, names sorted.
+
+    Memoized: apps poll the same few queries, and this is on every hit's path.
+    """
+    if not query:
+        return ""
     pairs = dict(parse_qsl(query, keep_blank_values=True))
     return urlencode(sorted((name, value) for name, value in pairs.items() if value.strip()))
 
 
-@dataclass(frozen=True, slots=True)
-class CacheKey:
-    """Where one key's answer to one query is stored."""
+class CacheKey(str):
+    """Where one key's answer to one query is stored: `leads:<fingerprint>:<query>`.
 
-    fingerprint: str  # HMAC of the API key: tells keys apart, reveals nothing
-    query: str  # normalized
+    A str, so that the storage hashes it at C speed, once.
+    """
 
-    def __str__(self) -> str:
-        return f"leads:{self.fingerprint}:{self.query}"
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, fingerprint: str, query: str) -> CacheKey:
+        return cls(f"leads:{fingerprint}:{query}")
+
+    @property
+    def fingerprint(self) -> str:
+        """The HMAC of the API key: tells keys apart, reveals nothing."""
+        return self.split(":", 2)[1]
 
     @property
     def short(self) -> str:
@@ -92,26 +108,37 @@ class KeyMaker:
         self._secret = secret or secrets.token_bytes(32)
 
     def fingerprint(self, token: bytes) -> str:
-        return hmac.new(self._secret, token, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._secret, token, "sha256").hex()[:32]
 
     def key(self, token: bytes, query: str) -> CacheKey:
-        return CacheKey(self.fingerprint(token), normalize_query(query))
+        return CacheKey.of(self.fingerprint(token), normalize_query(query))
 
 
 class MemoryStorage:
-    """Entries in process memory, bounded by count and by bytes, LRU first out."""
+    """Entries in process memory, bounded by count and by bytes, LRU first out.
+
+    An entry is dropped once none of its windows is left: when it is next
+    looked up, or by a sweep that runs at most once a minute when entries are
+    stored. (cachetools' TLRUCache would do the same on every lookup, at five
+    times the cost of the LRUCache lookup on a hit.)
+    """
+
+    SWEEP_EVERY = 60.0
 
     def __init__(self, *, max_entries: int, max_bytes: int, clock: Clock) -> None:
         self.max_entries = max_entries
-        self._entries: TLRUCache[CacheKey, Entry] = TLRUCache(
-            maxsize=max_bytes,
-            ttu=lambda _key, entry, _now: entry.error_until,
-            timer=clock,
-            getsizeof=lambda entry: entry.size,
+        self._clock = clock
+        self._swept_at = clock()
+        self._entries: LRUCache[CacheKey, Entry] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda entry: entry.size
         )
 
     def get(self, key: CacheKey) -> Entry | None:
-        return self._entries.get(key)
+        entry = self._entries.get(key)
+        if entry is not None and entry.error_until <= self._clock():
+            self._entries.pop(key, None)
+            return None
+        return entry
 
     def put(self, key: CacheKey, entry: Entry) -> bool:
         """Store an entry; False when it is larger than the whole cache."""
@@ -120,14 +147,20 @@ class MemoryStorage:
         self._entries[key] = entry
         while len(self._entries) > self.max_entries:
             self._entries.popitem()
+        if (now := self._clock()) - self._swept_at >= self.SWEEP_EVERY:
+            self._swept_at = now
+            self._drop(lambda _key, old: old.error_until <= now)
         return True
 
     def purge(self, fingerprint: str | None = None) -> int:
         """Drop every entry, or every entry of one API key; return how many."""
-        doomed = [key for key in self._entries if fingerprint in {None, key.fingerprint}]
-        for key in doomed:
+        return self._drop(lambda key, _entry: fingerprint in {None, key.fingerprint})
+
+    def _drop(self, doomed: Callable[[CacheKey, Entry], bool]) -> int:
+        keys = [key for key, entry in list(self._entries.items()) if doomed(key, entry)]
+        for key in keys:
             self._entries.pop(key, None)
-        return len(doomed)
+        return len(keys)
 
     @property
     def entries(self) -> int:

@@ -194,6 +194,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from app.main import create_asgi  # noqa: PLC0415
 
+    # Nothing here logs thread or process names: spare every record the lookups.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log_config = _log_config(settings.log_level)
     logging.config.dictConfig(log_config)
     app = create_asgi(settings, fixtures=fixtures)
@@ -219,6 +221,18 @@ def _log_config(level: LogLevel) -> dict[str, Any]:
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["leads_proxy"] = {"handlers": ["default"], "level": level.value.upper()}
+    # Proxy mode's access lines: one per request, so kept cheap and plain.
+    config["formatters"]["plain"] = {"format": "%(message)s"}
+    config["handlers"]["access_plain"] = {
+        "formatter": "plain",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["leads_proxy.access"] = {
+        "handlers": ["access_plain"],
+        "level": "INFO",
+        "propagate": False,
+    }
     return config
 
 

@@ -29,6 +29,7 @@ from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches
 from app.upstream import Answer, Upstream, UpstreamError, forwardable
 
 log = logging.getLogger("leads_proxy")
+access = logging.getLogger("leads_proxy.access")
 
 DEFAULT_COOLDOWN = 10.0  # seconds, for a 429 that says no Retry-After
 LEAD_WRITES = re.compile(r"/api/user/(lead|leads/[^/]+)/?")
@@ -346,7 +347,16 @@ class ProxyService:
     def _hit(self, entry: Entry, now: float, if_none_match: bytes | None) -> Reply:
         self.stats.hits += 1
         ttl = math.ceil(entry.fresh_until - now)
-        return self._send(entry, now, if_none_match, b"HIT", b"leads-proxy; hit; ttl=%d" % ttl)
+        if if_none_match is not None:
+            return self._send(entry, now, if_none_match, b"HIT", b"leads-proxy; hit; ttl=%d" % ttl)
+        stamp = (int(now - entry.stored_at), ttl)
+        memo = entry.memo
+        if memo and memo[0] == stamp:
+            reply: Reply = memo[1]
+            return reply
+        reply = self._send(entry, now, None, b"HIT", b"leads-proxy; hit; ttl=%d" % ttl)
+        memo[:] = [stamp, reply]
+        return reply
 
     def _stale(
         self,
@@ -514,7 +524,7 @@ class ProxyService:
             return
         upstream = f"{waited * 1000:.1f}ms" if waited is not None else "-"
         short = key.short if isinstance(key, CacheKey) else (key or "-")
-        log.info("%s %s %d %s upstream=%s key=%s", method, path, status, label, upstream, short)
+        access.info("%s %s %d %s upstream=%s key=%s", method, path, status, label, upstream, short)
 
 
 def _labelled(reply: Reply, label: bytes, status: bytes) -> Reply:

@@ -132,18 +132,20 @@ class Upstream:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # The transport, not an httpx.Client: a client keeps a cookie jar, and
+        # one jar shared by every API key's requests would carry cookies from
+        # one key's answers into another key's requests. It also saves the
+        # client's per-request work (cookies, auth, redirects, URL merging).
+        self._transport = transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
         )
+        self._timeouts = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._pacer = Pacer(max_rps, clock=clock)
         self._clock = clock
         self.last_answer_at: float | None = None
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def request(
         self,
@@ -158,8 +160,15 @@ class Upstream:
         url = self.base_url + path + (f"?{query}" if query else "")
         await self._pacer.wait()
         started = self._clock()
+        request = httpx.Request(
+            method, url, headers=headers, content=body, extensions=self._timeouts
+        )
         try:
-            response = await self._client.request(method, url, headers=headers, content=body)
+            response = await self._transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as error:
             raise UpstreamTimeout(
                 f"the upstream did not answer within {self.timeout:g} s"
@@ -174,7 +183,7 @@ class Upstream:
         return Answer(
             response.status_code,
             list(response.headers.multi_items()),
-            response.content,
+            content,
             self.last_answer_at - started,
         )
 

@@ -43,9 +43,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def serving(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
+def serving(
+    command: list[str], port: int, env: dict[str, str], *, cpus: str | None = "0"
+) -> Iterator[int]:
+    """Run a server (on `cpus`, or anywhere when None) until the block ends; yield its pid."""
     process = subprocess.Popen(
-        ["taskset", "-c", "0", *command],
+        [*(["taskset", "-c", cpus] if cpus else []), *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -244,25 +244,25 @@ def _entry(size: int, now: float = 0.0) -> Entry:
 def test_storage__bounded_by_entries_and_bytes_oldest_out_first() -> None:
     clock = Clock(0.0)
     storage = MemoryStorage(max_entries=3, max_bytes=4 * 1024, clock=clock)
-    keys = [CacheKey("f", str(n)) for n in range(5)]
+    keys = [CacheKey.of("f", str(n)) for n in range(5)]
     for key in keys:
         assert storage.put(key, _entry(100))
     assert storage.entries == 3
     assert storage.get(keys[0]) is None
     assert storage.get(keys[4]) is not None
-    assert not storage.put(CacheKey("f", "huge"), _entry(10_000))
-    storage.put(CacheKey("f", "big"), _entry(3000))
+    assert not storage.put(CacheKey.of("f", "huge"), _entry(10_000))
+    storage.put(CacheKey.of("f", "big"), _entry(3000))
     assert storage.bytes <= 4 * 1024
 
 
 def test_storage__entries_leave_when_no_window_is_left() -> None:
     clock = Clock(0.0)
     storage = MemoryStorage(max_entries=3, max_bytes=100_000, clock=clock)
-    storage.put(CacheKey("f", ""), _entry(10))
+    storage.put(CacheKey.of("f", ""), _entry(10))
     clock.now = 29.9
     assert storage.entries == 1
     clock.now = 30.0
-    assert storage.get(CacheKey("f", "")) is None
+    assert storage.get(CacheKey.of("f", "")) is None
 
 
 def test_purge__by_key_fingerprint_or_all() -> None:
