@@ -145,5 +145,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def raw_command(port: int) -> list[str]:
-    return [str(BIN / "python"), "-m", "uvicorn", "bench.raw_app:app", "--port", str(port)]
+def raw_command(port: int, *, access_log: bool = True) -> list[str]:
+    command = [str(BIN / "python"), "-m", "uvicorn", "bench.raw_app:app", "--port", str(port)]
+    return command if access_log else [*command, "--no-access-log"]
+
+
+def ours_flags(*, access_log: bool) -> list[str]:
+    return [] if access_log else ["--access-log", "off"]

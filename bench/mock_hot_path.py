@@ -26,6 +26,7 @@ from bench.common import (
     free_port,
     generate_fixture,
     mean,
+    ours_flags,
     print_table,
     raw_command,
     serving,
@@ -35,18 +36,19 @@ from bench.common import (
 SIZES = (20, 10_000)
 
 
-def measure(size: int, work: Path, seconds: int, rounds: int) -> dict[str, Run]:
+def measure(size: int, work: Path, seconds: int, rounds: int, *, logs: bool) -> dict[str, Run]:
     fixtures = generate_fixture(size, work / f"fx-{size}")
     ours_port, raw_port = free_port(), free_port()
     ours_cmd = [str(BIN / "leads-proxy"), "serve", "--port", str(ours_port)]
-    ours_cmd += ["--fixtures", str(fixtures)]
+    ours_cmd += ["--fixtures", str(fixtures), *ours_flags(access_log=logs)]
     ours_url = f"http://127.0.0.1:{ours_port}/api/user/leads"
     body = work / f"body-{size}.json"
     runs: dict[str, list[Run]] = {"raw": [], "leads-proxy": [], "leads-proxy filtered": []}
     with serving(ours_cmd, ours_port, clean_env()) as ours:
         # The reference serves exactly the bytes leads-proxy answers.
         body.write_bytes(httpx.get(ours_url, headers=dict([AUTH.split(": ")])).content)
-        with serving(raw_command(raw_port), raw_port, clean_env(BENCH_BODY=str(body))) as raw:
+        raw_cmd = raw_command(raw_port, access_log=logs)
+        with serving(raw_cmd, raw_port, clean_env(BENCH_BODY=str(body))) as raw:
             targets = [
                 ("raw", f"http://127.0.0.1:{raw_port}/", raw),
                 ("leads-proxy", ours_url, ours),
@@ -64,13 +66,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), metavar="LEADS")
+    parser.add_argument(
+        "--quiet", action="store_true", help="both servers without access logs (default: with)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         raise SystemExit("needs wrk and taskset: apt-get install wrk util-linux")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            results = measure(size, Path(tmp), args.seconds, args.rounds)
-            title = f"{size:,} leads ({args.rounds} rounds x {args.seconds}s, wrk -c16)"
+            results = measure(size, Path(tmp), args.seconds, args.rounds, logs=not args.quiet)
+            logs = "no access logs" if args.quiet else "access logs on"
+            title = f"{size:,} leads ({args.rounds} rounds x {args.seconds}s, wrk -c16, {logs})"
             print_table(title, results, reference="raw")
 
 

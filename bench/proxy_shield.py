@@ -39,6 +39,7 @@ from bench.common import (
     free_port,
     generate_fixture,
     mean,
+    ours_flags,
     print_table,
     raw_command,
     serving,
@@ -50,7 +51,7 @@ SIZES = (20, 10_000)
 
 @contextmanager
 def upstream_and_proxy(
-    body: Path, *proxy_args: str, delay: float = 0.0, cpus: str | None = "0"
+    body: Path, *proxy_args: str, delay: float = 0.0, cpus: str | None = "0", logs: bool = True
 ) -> Iterator[tuple[int, int, int, int]]:
     """(upstream port, upstream pid, proxy port, proxy pid)."""
     up_port, proxy_port = free_port(), free_port()
@@ -58,17 +59,18 @@ def upstream_and_proxy(
     proxy_cmd = [
         str(BIN / "leads-proxy"), "serve", "--mode", "proxy", "--port", str(proxy_port),
         "--upstream-url", f"http://127.0.0.1:{up_port}/api", *proxy_args,
+        *ours_flags(access_log=logs),
     ]  # fmt: skip
     with (
-        serving(raw_command(up_port), up_port, up_env, cpus=cpus) as up_pid,
+        serving(raw_command(up_port, access_log=logs), up_port, up_env, cpus=cpus) as up_pid,
         serving(proxy_cmd, proxy_port, clean_env(), cpus=cpus) as proxy_pid,
     ):
         yield up_port, up_pid, proxy_port, proxy_pid
 
 
-def hits(body: Path, seconds: int, rounds: int) -> dict[str, Run]:
+def hits(body: Path, seconds: int, rounds: int, *, logs: bool) -> dict[str, Run]:
     runs: dict[str, list[Run]] = {"raw": [], "leads-proxy hit": []}
-    with upstream_and_proxy(body, "--ttl", "3600") as (up_port, up_pid, port, pid):
+    with upstream_and_proxy(body, "--ttl", "3600", logs=logs) as (up_port, up_pid, port, pid):
         url = f"http://127.0.0.1:{port}/api/user/leads"
         httpx.get(url, headers=dict([AUTH.split(": ")])).raise_for_status()  # fill
         targets = [("raw", f"http://127.0.0.1:{up_port}/", up_pid), ("leads-proxy hit", url, pid)]
@@ -121,6 +123,7 @@ def collapse(body: Path, clients: int, rounds: int) -> None:
               f"{upstream_time * 1000:.0f} ms")  # fmt: skip
         header = f"{'round':<8}{'upstream requests':>19}{'all answered ms':>17}{'ratio':>8}"
         print(header + f"{'non-200':>9}")
+        asyncio.run(burst(port, clients, "9|warm-up-key"))  # first connections, not counted
         for round_ in range(rounds):
             stats_url = f"http://127.0.0.1:{port}/_proxy/stats"
             before = httpx.get(stats_url).json()["upstream_requests"]
@@ -171,6 +174,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--misses", type=int, default=500)
+    parser.add_argument(
+        "--quiet", action="store_true", help="no access logs in the hit test (default: with)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         raise SystemExit("needs wrk and taskset: apt-get install wrk util-linux")
@@ -181,8 +187,9 @@ def main() -> None:
             for size in SIZES
         }
         for size, body in bodies.items():
-            title = f"Cache hits, {size:,} leads ({args.rounds} rounds x {args.seconds}s, wrk -c16)"
-            print_table(title, hits(body, args.seconds, args.rounds), reference="raw")
+            logs = "no access logs" if args.quiet else "access logs on"
+            title = f"Cache hits, {size:,} leads ({args.rounds} rounds x {args.seconds}s, {logs})"
+            print_table(title, hits(body, args.seconds, args.rounds, logs=not args.quiet), "raw")
         collapse(bodies[20], args.clients, rounds=3)
         miss_latency(bodies[20], args.misses)
 
