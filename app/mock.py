@@ -18,7 +18,7 @@ from app.fixtures import Fixture, FixtureSet, encode, etag_of
 from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
 from app.query import LeadsQuery, QueryError, paginate, parse_query
-from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches
+from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches, hot_headers
 
 MAX_QUERY_BYTES = 4096
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
@@ -75,14 +75,10 @@ class MockService:
         """The unfiltered default example with no scenario: ready, or None."""
         if query:
             return None
-        authorization = if_none_match = None
-        for name, value in headers:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"if-none-match":
-                if_none_match = value
-            elif name == b"prefer":
-                return None
+        found = hot_headers(headers, unless=b"prefer")
+        if found is None:
+            return None
+        authorization, if_none_match = found
         if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED
         if if_none_match is not None and etag_matches(if_none_match, self._default_etag):

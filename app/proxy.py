@@ -25,7 +25,7 @@ from typing import Any
 from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State
 from app.fixtures import etag_of
 from app.mock import MockService
-from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches
+from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches, hot_headers
 from app.upstream import Answer, Upstream, UpstreamError, forwardable
 
 log = logging.getLogger("leads_proxy")
@@ -150,14 +150,10 @@ class ProxyService:
 
     def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
         """A fresh hit, answered with no other work; None for anything else."""
-        authorization = if_none_match = None
-        for name, value in headers:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"if-none-match":
-                if_none_match = value
-            elif name == b"cache-control":
-                return None
+        found = hot_headers(headers, unless=b"cache-control")
+        if found is None:
+            return None
+        authorization, if_none_match = found
         token = bearer_token(authorization)
         if token is None:
             return None

@@ -101,6 +101,25 @@ class LeadsService(Protocol):
         """Any leads listing request."""
 
 
+def hot_headers(
+    headers: Sequence[tuple[bytes, bytes]], *, unless: bytes
+) -> tuple[bytes | None, bytes | None] | None:
+    """(Authorization, If-None-Match) from raw headers; None when `unless` is present.
+
+    `unless` names the header that takes a request off the hot path (mock
+    mode: Prefer; proxy mode: Cache-Control).
+    """
+    authorization = if_none_match = None
+    for name, value in headers:
+        if name == b"authorization":
+            authorization = value
+        elif name == b"if-none-match":
+            if_none_match = value
+        elif name == unless:
+            return None
+    return authorization, if_none_match
+
+
 def bearer_token(authorization: bytes | None) -> bytes | None:
     """The token of an `Authorization: Bearer <token>` header, if there is one."""
     if authorization is None or authorization[:7].lower() != b"bearer ":
