@@ -9,12 +9,13 @@ import json
 import logging.config
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from app.anonymize import anonymize_leads
 from app.config import (
+    DEFAULT_UPSTREAM,
     Fallback,
     LogLevel,
     Mode,
@@ -25,7 +26,8 @@ from app.config import (
     env_name,
     load_settings,
 )
-from app.fixtures import FixtureError, check_fixtures, load_fixtures
+from app.contract import check_answer, fixture_shape, table
+from app.fixtures import FixtureError, check_fixtures, load_fixtures, write_atomically
 from app.generate import generate_leads
 
 PROG = "leads-proxy"
@@ -113,6 +115,23 @@ def build_parser() -> Parser:
         "when the upstream fails and nothing is cached: none (502/504) or fixtures",
         metavar=_choices(Fallback),
     )
+    record = serve.add_argument_group("record mode (proxy mode, and each 200 written as a fixture)")
+    _setting(
+        record,
+        "anonymize",
+        "replace phone numbers, names and emails with consistent fakes before writing",
+        metavar=_choices(Switch),
+        nargs="?",
+        const="on",
+    )
+    _setting(
+        record,
+        "record_as_default",
+        "also write the answer to the unfiltered listing as leads/default.json",
+        metavar=_choices(Switch),
+        nargs="?",
+        const="on",
+    )
     _setting(
         proxy,
         "admin_token",
@@ -154,6 +173,56 @@ def build_parser() -> Parser:
         default="auto",
         help=f"progress bar on stderr (auto: from {PROGRESS_FROM:,} leads on a terminal)",
     )
+    anonymize = fixture_commands.add_parser(
+        "anonymize",
+        help="replace personal data in a fixture file with consistent fakes",
+        description="Replace phone numbers, names and emails in FILE with consistent, valid "
+        "fakes; ids, statuses, timestamps and campaigns stay. Rewrites FILE unless --out.",
+    )
+    anonymize.add_argument("file", type=Path, help="a fixture file (a bare JSON array of leads)")
+    anonymize.add_argument("--out", type=Path, help="write here instead of over FILE")
+    contract = commands.add_parser(
+        "contract", help="check the real API against the contract", description="Contract checks."
+    )
+    contract_commands = contract.add_subparsers(dest="contract_command", required=True)
+    check = contract_commands.add_parser(
+        "check",
+        help="compare a real answer with the documented schema and the fixtures",
+        description="Call the real leads endpoint (or read a recorded answer) and report how it "
+        "drifts from the documented schema and from the fixtures' shape. Exit 0: nothing "
+        "breaking; 1: something breaking; 2: could not check.",
+    )
+    check.add_argument(
+        "--key-env",
+        default="SONDOS_API_KEY",
+        metavar="NAME",
+        help="env var holding the API key (default: SONDOS_API_KEY); never a flag, so that "
+        "the key stays out of shell history",
+    )
+    check.add_argument(
+        "--upstream-url",
+        default=DEFAULT_UPSTREAM,
+        metavar="URL",
+        help=f"the real API's base URL (default: {DEFAULT_UPSTREAM})",
+    )
+    check.add_argument("--query", default="", help="query string to send, e.g. status=completed")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
+    check.add_argument(
+        "--from-file", type=Path, metavar="FILE", help="check a saved answer instead, offline"
+    )
+    check.add_argument(
+        "--fixtures",
+        type=Path,
+        metavar="DIR",
+        help=f"fixtures whose shape to compare with (default: {env_name('fixtures')} or bundled)",
+    )
+    check.add_argument(
+        "--expect",
+        choices=["array", "paginated"],
+        default="array",
+        help="the envelope expected: the documented bare array, or a paginator",
+    )
+    check.add_argument("--format", choices=["table", "json"], default="table")
     return parser
 
 
@@ -162,8 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "contract":
+        return contract_check(args)
     if args.fixtures_command == "validate":
         return validate(args)
+    if args.fixtures_command == "anonymize":
+        return anonymize(args)
     return generate(args)
 
 
@@ -180,7 +253,10 @@ def serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         return _fail(str(error))
     if settings.mode is Mode.RECORD:
-        return _fail("--mode record is not available yet; this build serves mock and proxy")
+        try:
+            (settings.fixtures / "leads").mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            return _fail(f"--fixtures {settings.fixtures}: cannot record there ({error.strerror})")
     try:
         fixtures = load_fixtures(settings.fixtures) if settings.needs_fixtures else None
     except FixtureError as error:
@@ -209,7 +285,7 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.value,
         log_config=log_config,
-        # Proxy mode logs its own access lines, with the cache result in them.
+        # Proxy and record modes log their own access lines, with the cache result.
         access_log=settings.access_log is Switch.ON and settings.mode is Mode.MOCK,
         timeout_graceful_shutdown=5,
     )
@@ -273,16 +349,83 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target and rename: a reader never sees half a file."""
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as file:
-        file.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    Path(file.name).chmod(0o666 & ~umask)  # as open() would have made it
-    Path(file.name).replace(path)
+def anonymize(args: argparse.Namespace) -> int:
+    source: Path = args.file
+    out: Path = args.out or source
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as error:
+        return _fail(f"{source}: cannot read ({error.strerror})")
+    except (ValueError, UnicodeDecodeError) as error:
+        return _fail(f"{source}: not a JSON file ({error})")
+    if not isinstance(data, list) or not all(isinstance(lead, dict) for lead in data):
+        return _fail(f"{source}: expected a JSON array of leads")
+    leads = anonymize_leads(data)
+    if not out.parent.is_dir():
+        return _fail(f"--out {out}: folder {out.parent} does not exist")
+    write_atomically(out, json.dumps(leads, ensure_ascii=False, indent=2) + "\n")
+    print(f"anonymized {len(leads):,} leads into {out}", file=sys.stderr)
+    return 0
+
+
+def contract_check(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing breaking, 1 when something is, 2 when it could not check."""
+    if args.from_file is not None:
+        source = str(args.from_file)
+        try:
+            data = json.loads(args.from_file.read_text(encoding="utf-8"))
+        except OSError as error:
+            return _fail(f"cannot check: {source}: {error.strerror}")
+        except (ValueError, UnicodeDecodeError) as error:
+            return _fail(f"cannot check: {source} is not JSON ({error})")
+    else:
+        fetched = _fetch_answer(args)
+        if isinstance(fetched, str):
+            return _fail(f"cannot check: {fetched}")
+        source, data = fetched
+    root = args.fixtures or Path(os.environ.get(env_name("fixtures")) or bundled_fixtures_dir())
+    try:
+        fixtures = load_fixtures(root)
+    except FixtureError as error:
+        return _fail(f"cannot check: the fixtures in {root} are invalid ({error.problems[0]})")
+    shape = fixture_shape(fixture.leads for fixture in fixtures.files.values())
+    findings = check_answer(data, shape=shape, expect=args.expect)
+    breaking = any(finding.breaking for finding in findings)
+    if args.format == "json":
+        report = {
+            "source": source,
+            "breaking": sum(finding.breaking for finding in findings),
+            "compatible": sum(not finding.breaking for finding in findings),
+            "findings": [finding.as_dict() for finding in findings],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(table(findings, source), end="")
+    return 1 if breaking else 0
+
+
+def _fetch_answer(args: argparse.Namespace) -> tuple[str, Any] | str:
+    """(source, parsed answer), or why it could not be had. Never shows the key."""
+    import httpx  # noqa: PLC0415 - only this command talks to the network
+
+    key = os.environ.get(args.key_env, "").strip()
+    if not key:
+        return f"no API key: set the {args.key_env} environment variable"
+    url = args.upstream_url.rstrip("/") + "/user/leads"
+    source = url + (f"?{args.query}" if args.query else "")
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+    try:
+        response = httpx.get(url, params=args.query or None, headers=headers, timeout=args.timeout)
+    except httpx.HTTPError as error:
+        return f"{url}: {type(error).__name__}: the API could not be reached"
+    if response.status_code in {401, 403}:
+        return f"{url} answered {response.status_code}: the key in {args.key_env} was refused"
+    if response.status_code != 200:
+        return f"{url} answered {response.status_code}"
+    try:
+        return source, response.json()
+    except ValueError:
+        return f"{url} answered 200 with a body that is not JSON"
 
 
 def _progress_bar(total: int) -> Callable[[int], None]:

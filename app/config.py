@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     fallback: Fallback = Fallback.NONE
     admin_token: Annotated[SecretStr, Field(min_length=8)] | None = None
 
+    # Record mode.
+    anonymize: Switch = Switch.OFF
+    record_as_default: Switch = Switch.OFF
+
     @property
     def needs_fixtures(self) -> bool:
         return self.mode is Mode.MOCK or self.fallback is Fallback.FIXTURES

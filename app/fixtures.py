@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,25 @@ class FixtureError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target and rename: a reader never sees half a file, and a
+    crash mid-write leaves the old file (or none), never a broken one."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as file:
+        try:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:
+            Path(file.name).unlink(missing_ok=True)
+            raise
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(file.name).chmod(0o666 & ~umask)  # as open() would have made it
+    Path(file.name).replace(path)
 
 
 def encode(data: Any) -> bytes:

@@ -19,6 +19,7 @@ from app.config import Mode, Settings, Switch
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
 from app.proxy import ProxyConfig, ProxyService
+from app.record import Recorder
 from app.upstream import Upstream
 
 log = logging.getLogger("leads_proxy")
@@ -70,7 +71,8 @@ def create_app(settings: Settings, *, fixtures: FixtureSet | None = None) -> Fas
         log.info("mock mode; auth %s", settings.mock_auth.value)
     else:
         log.info(
-            "proxy mode to %s; ttl %gs, stale-while-revalidate %gs, stale-if-error %gs%s",
+            "%s mode to %s; ttl %gs, stale-while-revalidate %gs, stale-if-error %gs%s",
+            settings.mode.value,
             settings.upstream_url,
             settings.ttl,
             settings.stale_while_revalidate,
@@ -101,6 +103,13 @@ def build_proxy(settings: Settings, fixtures: FixtureSet | None) -> ProxyService
             max_entry_bytes=settings.max_entry_bytes,
         ),
         fallback=MockService(fixtures, require_auth=False) if fixtures is not None else None,
+        recorder=Recorder(
+            settings.fixtures,
+            anonymize=settings.anonymize is Switch.ON,
+            as_default=settings.record_as_default is Switch.ON,
+        )
+        if settings.mode is Mode.RECORD
+        else None,
         access_log=settings.access_log is Switch.ON,
     )
 

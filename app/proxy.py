@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State
+from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State, normalize_query
 from app.fixtures import etag_of
 from app.mock import MockService
+from app.record import Recorder
 from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches, hot_headers
 from app.upstream import Answer, Upstream, UpstreamError, forwardable
 
@@ -132,6 +133,7 @@ class ProxyService:
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
         fallback: MockService | None = None,
+        recorder: Recorder | None = None,
         access_log: bool = True,
     ) -> None:
         self.upstream = upstream
@@ -142,6 +144,7 @@ class ProxyService:
         self._clock = clock
         self._wall = wall
         self._fallback = fallback
+        self._recorder = recorder
         self._access_log = access_log
         self._flights: dict[CacheKey, asyncio.Task[Outcome]] = {}
         self._cooldowns: dict[str, float] = {}  # fingerprint -> until (clock)
@@ -295,6 +298,8 @@ class ProxyService:
             return Failed(error)
         now = self._clock()
         if answer.status == 200:
+            if self._recorder is not None:
+                self._record(query, answer.body, headers["Authorization"])
             entry = self._entry(answer, now)
             stored = len(answer.body) <= self.config.max_entry_bytes and self.storage.put(
                 key, entry
@@ -308,6 +313,15 @@ class ProxyService:
             log.warning("upstream: 429, key %s waits %.0f s", key.short, until - now)
             return Limited(answer, until)
         return Passed(answer)
+
+    def _record(self, query: str, body: bytes, authorization: str) -> None:
+        if self._recorder is None:
+            return
+        token = bearer_token(authorization.encode("latin-1")) or b""
+        try:
+            self._recorder.record(normalize_query(query), body, token)
+        except OSError as error:  # a full disk must not stop the proxy from serving
+            log.warning("not recorded: %s", error.strerror or error)
 
     def _entry(self, answer: Answer, now: float) -> Entry:
         body = answer.body
