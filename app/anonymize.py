@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from typing import Any
-
-from app.generate import FIRST_NAMES, LAST_NAMES
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"\+?[0-9][0-9 ().-]{5,}[0-9]")
@@ -96,75 +95,94 @@ def country_code(e164: str) -> str:
 
 
 def fake_phone(phone: str) -> str:
-    """A valid E.164 number with the same country code and length, never the same number."""
+    """Another number of the same shape: E.164 stays E.164, with the same country code."""
     digits = re.sub(r"\D", "", phone)
-    if not phone.strip().startswith("+") or not 7 <= len(digits) <= 15:
-        # Not E.164: keep the shape, change every digit.
-        fake = _digits(_digest("phone", phone), len(digits))
-        it = iter(fake)
-        return re.sub(r"\d", lambda _match: next(it), phone)
-    code = country_code(phone)
-    rest = len(digits) - len(code)
     seed = _digest("phone", digits)
-    national = str(1 + seed[0] % 9) + _digits(seed[1:], rest - 1)
-    if national == digits[len(code) :]:  # astronomically rare; still never the original
-        national = str(1 + (int(national[0]) % 9)) + national[1:]
-    return f"+{code}{national}"
+    keep = len(country_code(digits)) if phone.lstrip().startswith("+") else 0
+    fake = digits[:keep] + str(1 + seed[0] % 9) + _digits(seed[1:], len(digits) - keep - 1)
+    if fake == digits:  # astronomically rare; still never the original
+        fake = fake[:keep] + str(1 + int(fake[keep]) % 9) + fake[keep + 1 :]
+    it = iter(fake)
+    return re.sub(r"\d", lambda _match: next(it), phone)
 
 
 def fake_email(email: str) -> str:
     return f"user-{_digest('email', email.lower()).hex()[:10]}@example.com"
 
 
-def fake_name(name: str) -> str:
-    """A fake full name sharing no word with the original."""
+# Fake names come from their own lists, apart from the generator's, and never
+# reuse a word of any string in the recording being anonymized.
+FAKE_FIRST = (
+    "Avery", "Blake", "Casey", "Devon", "Emerson", "Finley", "Harper", "Jordan", "Kendall",
+    "Logan", "Morgan", "Parker", "Quinn", "Reese", "Riley", "Rowan", "Sage", "Skyler",
+)  # fmt: skip
+FAKE_LAST = (
+    "Ashford", "Brightwell", "Calloway", "Dunmore", "Everly", "Fairbanks", "Greenleaf",
+    "Hollis", "Ivers", "Jessup", "Kingsley", "Lockwood", "Merriman", "Northcott",
+)  # fmt: skip
+
+
+def fake_name(name: str, avoid: frozenset[str] = frozenset()) -> str:
+    """A fake full name sharing no word with the original, nor with `avoid`."""
     seed = _digest("name", name)
-    words = set(name.split())
-    for step in range(len(FIRST_NAMES)):
-        first = FIRST_NAMES[(seed[0] + step) % len(FIRST_NAMES)]
-        last = LAST_NAMES[(seed[1] + step) % len(LAST_NAMES)]
-        if first not in words and last not in words:
+    taken = avoid | set(name.split())
+    for step in range(len(FAKE_FIRST) * len(FAKE_LAST)):
+        first = FAKE_FIRST[(seed[0] + step) % len(FAKE_FIRST)]
+        last = FAKE_LAST[(seed[1] + step // len(FAKE_FIRST)) % len(FAKE_LAST)]
+        if first not in taken and last not in taken:
             return f"{first} {last}"
-    return f"Person {seed.hex()[:6]}"
+    return f"Person {seed.hex()[:8]}"
 
 
-def _string(key: str, value: str) -> str:
+def _string(key: str, value: str, avoid: frozenset[str]) -> str:
     if EMAIL.fullmatch(value.strip()):
         return fake_email(value.strip())
     if PHONE.fullmatch(value.strip()):
         return fake_phone(value.strip())
     if NAME_KEY.search(key) or NAME_VALUE.fullmatch(value.strip()):
-        return fake_name(value)
+        return fake_name(value, avoid)
     return value
 
 
-def _variables(data: Any, key: str = "") -> Any:
+def _variables(data: Any, avoid: frozenset[str], key: str = "") -> Any:
     if isinstance(data, dict):
-        return {name: _variables(value, str(name)) for name, value in data.items()}
+        return {name: _variables(value, avoid, str(name)) for name, value in data.items()}
     if isinstance(data, list):
-        return [_variables(item, key) for item in data]
+        return [_variables(item, avoid, key) for item in data]
     if isinstance(data, str):
-        return _string(key, data)
+        return _string(key, data, avoid)
     return data
 
 
-def _contact(contact: dict[str, Any]) -> dict[str, Any]:
+def _words(data: Any) -> Iterator[str]:
+    if isinstance(data, dict):
+        for value in data.values():
+            yield from _words(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _words(item)
+    elif isinstance(data, str):
+        yield from data.split()
+
+
+def _contact(contact: dict[str, Any], avoid: frozenset[str]) -> dict[str, Any]:
     out = dict(contact)
     if isinstance(out.get("phone_number"), str):
         out["phone_number"] = fake_phone(out["phone_number"])
     if "variables" in out:
-        out["variables"] = _variables(out["variables"])
+        out["variables"] = _variables(out["variables"], avoid)
     return out
 
 
 def anonymize_leads(leads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The same leads with phone numbers, names and emails replaced by fakes."""
+    avoid = frozenset(_words(leads))
     result = []
     for lead in leads:
-        out = _contact(lead)
+        out = _contact(lead, avoid)
         if isinstance(out.get("secondary_contacts"), list):
             out["secondary_contacts"] = [
-                _contact(contact) if isinstance(contact, dict) else contact
+                _contact(contact, avoid) if isinstance(contact, dict) else contact
                 for contact in out["secondary_contacts"]
             ]
         result.append(out)

@@ -3,7 +3,9 @@
 Each distinct leads query that answers 200 becomes `leads/<name>.json` under
 the fixtures directory (`recorded` for no query, `recorded-status-completed`
 for `?status=completed`), and `recordings.json` beside `leads/` says which
-query made which file. Files are replaced atomically. Only the leads are
+query made which file. The unfiltered answer also becomes `default.json` when
+there is none yet, or always with `as_default`, so mock mode can serve the
+folder as it is. Files are replaced atomically. Only the leads are
 written: no header, no key, no cookie; a body that contains the bearer token
 has it redacted, and with `anonymize` personal data is replaced by fakes. A
 body that does not validate against the documented schema is not written
@@ -62,8 +64,9 @@ class Recorder:
         text = json.dumps(leads, ensure_ascii=False, indent=2) + "\n"
         path = self.root / "leads" / f"{name}.json"
         write_atomically(path, text)
-        if self.as_default and not query:
-            write_atomically(self.root / "leads" / f"{DEFAULT_EXAMPLE}.json", text)
+        default = self.root / "leads" / f"{DEFAULT_EXAMPLE}.json"
+        if not query and (self.as_default or not default.exists()):
+            write_atomically(default, text)
         self._index(name, query, len(leads))
         self.written += 1
         log.info("recorded %d leads to %s", len(leads), path)

@@ -49,6 +49,7 @@ class Behaviour:
     retry_after: str = "2"
     leads: int = 3
     other_status: int = 200  # for paths other than the leads listing
+    body: bytes | None = None  # answer exactly this to the leads listing (mode ok)
 
 
 @dataclass
@@ -184,7 +185,8 @@ class FakeUpstream:
         elif mode == "garbage":
             await self._send(writer, 200, b"<html>Bad gateway</html>")
         else:
-            await self._send(writer, 200, self._leads(request, behaviour.leads))
+            body = behaviour.body or self._leads(request, behaviour.leads)
+            await self._send(writer, 200, body)
         return True
 
     def _leads(self, request: Seen, count: int) -> bytes:
