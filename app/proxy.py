@@ -205,7 +205,8 @@ class ProxyService:
                 return reply, "STALE", None
         if "only-if-cached" in directives:
             message = {"message": "Nothing fresh is cached for this request (only-if-cached)."}
-            return Reply.message(504, message), "MISS", None
+            status = _status_line("", detail="only-if-cached")
+            return _labelled(Reply.message(504, message), b"MISS", status), "MISS", None
 
         if (left := self._cooldown_left(key.fingerprint, now)) > 0:
             if entry is not None and state is not None:
@@ -254,7 +255,8 @@ class ProxyService:
         error = outcome.error
         text = str(error)
         message = {"message": f"{text[0].upper()}{text[1:]}, and no cached copy can be served."}
-        return Reply.message(error.status, message).with_headers((b"x-cache", b"MISS")), "MISS"
+        status = _status_line("", fwd="miss", detail=error.kind.replace("_", "-"))
+        return _labelled(Reply.message(error.status, message), b"MISS", status), "MISS"
 
     def _flight(self, key: CacheKey, incoming: Incoming) -> asyncio.Future[Outcome]:
         """The one upstream request for this key, started now or already on its way.

@@ -93,6 +93,13 @@ class FakeUpstream:
 
     def stop(self) -> None:
         self.refuse()
+
+        async def cancel_the_rest() -> None:
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(cancel_the_rest(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 

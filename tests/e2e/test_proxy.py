@@ -314,6 +314,8 @@ def test_stale_if_error__without_a_copy_says_what_happened(
     assert response.status_code == status
     assert says in response.json()["message"]
     assert "no cached copy" in response.json()["message"]
+    assert response.headers["x-cache"] == "MISS"
+    assert response.headers["cache-status"].startswith("leads-proxy; fwd=miss; detail=")
 
 
 def test_stale_if_error__a_failed_fetch_is_not_cached(
@@ -501,7 +503,9 @@ def test_only_if_cached__504_when_nothing_is_cached(
 ) -> None:
     proxy = start_proxy()
     only = {**A, "Cache-Control": "only-if-cached"}
-    assert proxy.client.get("/leads", headers=only).status_code == 504
+    nothing = proxy.client.get("/leads", headers=only)
+    assert nothing.status_code == 504
+    assert nothing.headers["cache-status"] == "leads-proxy; detail=only-if-cached"
     assert upstream.count() == 0
     proxy.client.get("/leads", headers=A)
     assert proxy.client.get("/leads", headers=only).headers["x-cache"] == "HIT"
