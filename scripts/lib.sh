@@ -4,7 +4,7 @@
 UV_VERSION="0.13.9"
 export UV_PYTHON_DOWNLOADS=never
 # Trust the system certificate store (and any CA an operator added to it).
-export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 
 ensure_uv() {
   if command -v uv >/dev/null 2>&1; then

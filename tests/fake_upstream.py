@@ -92,6 +92,9 @@ class FakeUpstream:
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
 
     def stop(self) -> None:
+        """Stop serving and end the thread; calling it again does nothing."""
+        if not self._thread.is_alive():
+            return
         self.refuse()
 
         async def cancel_the_rest() -> None:
