@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -401,6 +403,36 @@ def test_rate_limit__retry_after_as_an_http_date(
     assert 25 <= int(response.headers["retry-after"]) <= 31
     assert proxy.client.get("/leads", headers=A).status_code == 429
     assert upstream.count() == 1
+
+
+def test_pacing__upstream_max_rps_spaces_every_upstream_request(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--upstream-max-rps", "10")
+
+    async def misses() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=proxy.url, timeout=30) as client:
+            queries = [f"/leads?page={n}" for n in range(8)]
+            return await asyncio.gather(*(client.get(q, headers=A) for q in queries))
+
+    assert {response.status_code for response in asyncio.run(misses())} == {200}
+    times = sorted(seen.at for seen in upstream.seen)
+    assert len(times) == 8
+    # 10/s: seven gaps of 0.1 s (unpaced, all eight arrive within a few ms). One
+    # gap may look shorter when the first request also had to open a connection.
+    assert times[-1] - times[0] >= 0.6
+    assert statistics.median(b - a for a, b in itertools.pairwise(times)) >= 0.09
+
+
+def test_bounds__max_entries_evicts_the_least_recently_used(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--max-entries", "2")
+    for query in ["?page=1", "?page=2", "?page=1", "?page=3"]:
+        proxy.client.get(f"/leads{query}", headers=A)
+    assert proxy.client.get("/_proxy/stats").json()["entries"] == 2
+    assert proxy.client.get("/leads?page=1", headers=A).headers["x-cache"] == "HIT"
+    assert proxy.client.get("/leads?page=2", headers=A).headers["x-cache"] == "MISS"
 
 
 # --- pass-through ----------------------------------------------------------------------------
