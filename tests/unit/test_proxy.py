@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -226,6 +228,13 @@ def test_pacer__spaces_requests_evenly() -> None:
 )
 def test_normalize_query__same_meaning_same_key(one: str, other: str) -> None:
     assert normalize_query(one) == normalize_query(other)
+
+
+@pytest.mark.parametrize("secret", [b"k" * 32, b"short", b"x" * 100], ids=["32", "5", "100"])
+def test_keys__fingerprint_is_hmac_sha256(secret: bytes) -> None:
+    for token in (b"1|abc", b"", b"2|" + b"z" * 300):
+        expected = hmac.new(secret, token, hashlib.sha256).hexdigest()[:32]
+        assert KeyMaker(secret).fingerprint(token) == expected
 
 
 def test_keys__differ_per_token_and_never_hold_it() -> None:
