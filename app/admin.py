@@ -6,35 +6,21 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.config import Settings
+from app.deps import ProxyDep, SettingsDep
 from app.proxy import ProxyService
 from app.reply import bearer_token
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
 PROBE_EVERY = 5.0  # seconds between upstream probes made by /_proxy/ready
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def get_proxy(request: Request) -> ProxyService:
-    service: ProxyService = request.app.state.service
-    return service
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ProxyDep = Annotated[ProxyService, Depends(get_proxy)]
 
 
 @router.get("/health")

@@ -5,21 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 
-from app.proxy import ProxyService
+from app.deps import ProxyDep, ServiceDep
 from app.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
-from app.reply import Incoming, LeadsService, Reply
+from app.reply import Incoming, Reply
 from app.schema import EXAMPLE_LEAD, ErrorBody, Lead, LeadsPage
-
-
-async def get_service(request: Request) -> LeadsService:
-    service: LeadsService = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[LeadsService, Depends(get_service)]
 
 # Declared for the docs' "Authorize" button; the service decides what is let in.
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
@@ -98,13 +90,6 @@ router.add_api_route(
     responses=ERRORS,
 )
 
-
-async def get_proxy(request: Request) -> ProxyService:
-    service: ProxyService = request.app.state.service
-    return service
-
-
-ProxyDep = Annotated[ProxyService, Depends(get_proxy)]
 
 # Proxy mode only: the rest of the API, forwarded as it is.
 passthrough = APIRouter(tags=["proxy"])

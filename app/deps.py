@@ -1,0 +1,32 @@
+"""FastAPI dependencies: what a route may ask for, taken from the app's state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.proxy import ProxyService
+from app.reply import LeadsService
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_service(request: Request) -> LeadsService:
+    service: LeadsService = request.app.state.service
+    return service
+
+
+async def get_proxy(request: Request) -> ProxyService:
+    """Only routed in proxy and record modes, where the service is a ProxyService."""
+    service: ProxyService = request.app.state.service
+    return service
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[LeadsService, Depends(get_service)]
+ProxyDep = Annotated[ProxyService, Depends(get_proxy)]
