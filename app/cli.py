@@ -312,8 +312,13 @@ def _log_config(level: LogLevel) -> dict[str, Any]:
     return config
 
 
+def fixtures_root(given: Path | None) -> Path:
+    """The folder named on the command line, else LEADS_PROXY_FIXTURES, else the bundled one."""
+    return given or Path(os.environ.get(env_name("fixtures")) or bundled_fixtures_dir())
+
+
 def validate(args: argparse.Namespace) -> int:
-    root = args.dir or Path(os.environ.get(env_name("fixtures")) or bundled_fixtures_dir())
+    root = fixtures_root(args.dir)
     problems, warnings = check_fixtures(root)
     for line in [*problems, *(f"warning: {warning}" for warning in warnings)]:
         print(line)
@@ -383,7 +388,7 @@ def contract_check(args: argparse.Namespace) -> int:
         if isinstance(fetched, str):
             return _fail(f"cannot check: {fetched}")
         source, data = fetched
-    root = args.fixtures or Path(os.environ.get(env_name("fixtures")) or bundled_fixtures_dir())
+    root = fixtures_root(args.fixtures)
     try:
         fixtures = load_fixtures(root)
     except FixtureError as error:

@@ -64,6 +64,9 @@ class MockService:
         self.fixtures = fixtures
         self.require_auth = require_auth
         self._default = _ok(fixtures.default)
+        # Whole-fixture replies by ETag: few files; generated sets are bounded below.
+        self._whole: LRUCache[bytes, Reply] = LRUCache(maxsize=64)
+        self._whole[fixtures.default.etag] = self._default
         self._default_etag = fixtures.default.etag
         self._default_304 = self._default.not_modified()
         self._rendered: LRUCache[Any, Reply] = LRUCache(
@@ -140,8 +143,14 @@ class MockService:
                 },
             )
         if not (query.filtered or query.paginated):
-            return _ok(source) if source is not self.fixtures.default else self._default
+            return self._ready(source)
         return self._render(source, query, request.url)
+
+    def _ready(self, fixture: Fixture) -> Reply:
+        """The whole-fixture answer, built once per fixture."""
+        if (reply := self._whole.get(fixture.etag)) is None:
+            reply = self._whole[fixture.etag] = _ok(fixture)
+        return reply
 
     def _source(self, prefs: Preferences) -> Fixture | None:
         if prefs.dynamic and prefs.seed is not None:

@@ -19,7 +19,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State, normalize_query
@@ -300,8 +300,7 @@ class ProxyService:
             return Failed(error)
         now = self._clock()
         if answer.status == 200:
-            if self._recorder is not None:
-                self._record(query, answer.body, headers["Authorization"])
+            self._record(query, answer.body, headers["Authorization"])
             entry = self._entry(answer, now)
             stored = len(answer.body) <= self.config.max_entry_bytes and self.storage.put(
                 key, entry
@@ -328,7 +327,7 @@ class ProxyService:
     def _entry(self, answer: Answer, now: float) -> Entry:
         body = answer.body
         etag = etag_of(body)
-        content_type = (_header(answer, "content-type") or "application/json").encode("latin-1")
+        content_type = (_header(answer, "content-type") or JSON).encode("latin-1")
         config = self.config
         fresh_until = now + config.ttl
         return Entry(
@@ -361,6 +360,7 @@ class ProxyService:
         ttl = math.ceil(entry.fresh_until - now)
         if if_none_match is not None:
             return self._send(entry, now, if_none_match, b"HIT", b"leads-proxy; hit; ttl=%d" % ttl)
+        # Age and ttl are whole seconds: hits within the same second share one reply.
         stamp = (int(now - entry.stored_at), ttl)
         memo = entry.memo
         if memo and memo[0] == stamp:
@@ -481,21 +481,10 @@ class ProxyService:
         return self.storage.purge(fingerprint)
 
     def snapshot(self) -> dict[str, Any]:
-        stats = self.stats
+        counters = {item.name: getattr(self.stats, item.name) for item in fields(self.stats)}
         return {
-            "requests": stats.requests,
-            "hits": stats.hits,
-            "misses": stats.misses,
-            "stale_served": stats.stale_served,
-            "bypassed": stats.bypassed,
-            "not_modified": stats.not_modified,
-            "collapsed_waiters": stats.collapsed_waiters,
-            "background_refreshes": stats.background_refreshes,
-            "fallback_served": stats.fallback_served,
-            "forwarded": stats.forwarded,
-            "invalidations": stats.invalidations,
-            "upstream_requests": stats.upstream_requests,
-            "upstream_errors": dict(sorted(stats.upstream_errors.items())),
+            **counters,
+            "upstream_errors": dict(sorted(self.stats.upstream_errors.items())),
             "entries": self.storage.entries,
             "bytes": self.storage.bytes,
             "keys_cooling_down": sum(
