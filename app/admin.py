@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from app.deps import ProxyDep, SettingsDep
 from app.proxy import ProxyService
 from app.reply import bearer_token
+from app.stats import ERROR_KINDS
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
@@ -82,8 +83,12 @@ async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSO
             return JSONResponse(
                 {"message": message, "errors": {"api_key": [message]}}, status_code=422
             )
-    purged = proxy.purge(api_key if isinstance(api_key, str) else None)
-    return JSONResponse({"purged": purged, "scope": "api_key" if api_key else "all"})
+    purged, everywhere = await proxy.purge(api_key if isinstance(api_key, str) else None)
+    answer: dict[str, object] = {"purged": purged, "scope": "api_key" if api_key else "all"}
+    if proxy.shared is not None:
+        # With Redis down, only this process's copies went; say so.
+        answer["shared"] = everywhere
+    return JSONResponse(answer)
 
 
 class StatsCollector(Collector):
@@ -109,7 +114,7 @@ class StatsCollector(Collector):
         errors = CounterMetricFamily(
             "leads_proxy_upstream_errors", "Upstream failures by kind", labels=["kind"]
         )
-        for kind in ("timeout", "unavailable", "status_5xx", "garbage", "rate_limited"):
+        for kind in ERROR_KINDS:
             errors.add_metric([kind], snapshot["upstream_errors"].get(kind, 0))
         yield errors
         for name, help_text in [
@@ -120,11 +125,22 @@ class StatsCollector(Collector):
             ("not_modified", "304 answers"),
             ("forwarded", "Other API requests forwarded"),
             ("invalidations", "Cache drops after a write to a lead"),
+            ("shared_hits", "Answers taken from the shared cache (Redis)"),
+            ("shared_waits", "Fills waited for while another process asked the upstream"),
+            ("redis_errors", "Redis calls that failed or timed out"),
+            ("redis_outages", "Times Redis went from answering to not"),
         ]:
-            yield CounterMetricFamily(f"leads_proxy_{name}", help_text, value=snapshot[name])
+            if name in snapshot:
+                yield CounterMetricFamily(f"leads_proxy_{name}", help_text, value=snapshot[name])
         for name, help_text in [
             ("entries", "Entries in the cache"),
             ("bytes", "Bytes held by the cache"),
             ("keys_cooling_down", "API keys waiting out an upstream 429"),
         ]:
             yield GaugeMetricFamily(f"leads_proxy_cache_{name}", help_text, value=snapshot[name])
+        workers = snapshot["workers"]
+        yield GaugeMetricFamily("leads_proxy_workers", "Worker processes", value=workers)
+        if "redis_up" in snapshot:
+            yield GaugeMetricFamily(
+                "leads_proxy_redis_up", "Workers that reach Redis now", value=snapshot["redis_up"]
+            )

@@ -16,9 +16,11 @@ fingerprint) ever appears in logs.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,8 +52,53 @@ class Entry:
     fresh_until: float
     stale_until: float  # end of stale-while-revalidate
     error_until: float  # end of stale-if-error
+    # Until when a hit may be answered from process memory without asking
+    # anyone: the end of freshness, or sooner when a shared cache may hold a
+    # newer copy. Never later than fresh_until.
+    hot_until: float = math.inf
     # The last hit reply built, with its (age, ttl): hits in the same second share it.
     memo: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.hot_until > self.fresh_until:
+            object.__setattr__(self, "hot_until", self.fresh_until)
+
+    @classmethod
+    def build(
+        cls,
+        body: bytes,
+        *,
+        etag: bytes,
+        content_type: bytes,
+        stored_at: float,
+        fresh_until: float,
+        stale_until: float,
+        error_until: float,
+        hot_until: float = math.inf,
+    ) -> Entry:
+        """An entry with the headers a hit sends, computed once."""
+        return cls(
+            body=body,
+            headers=(
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"etag", etag),
+            ),
+            etag=etag,
+            stored_at=stored_at,
+            fresh_until=fresh_until,
+            stale_until=stale_until,
+            error_until=error_until,
+            hot_until=hot_until,
+        )
+
+    @property
+    def content_type(self) -> bytes:
+        return next((value for name, value in self.headers if name == b"content-type"), b"")
+
+    def held(self, until: float) -> Entry:
+        """The same entry, answered from memory until `until` at the latest."""
+        return dataclasses.replace(self, hot_until=until, memo=[])
 
     def state(self, now: float) -> State | None:
         if now < self.fresh_until:

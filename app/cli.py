@@ -9,6 +9,7 @@ import json
 import logging.config
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,6 +35,7 @@ PROG = "leads-proxy"
 MAX_GENERATE = 1_000_000
 PROGRESS_FROM = 10_000
 PRETTY_UP_TO = 1_000
+WORKER_APP = "app.main:worker_app"
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,6 +58,39 @@ def _setting(parser: Any, field: str, help_text: str, **kwargs: Any) -> None:
         default=None,
         help=f"{help_text} (env {env_name(field)}; default: {shown})",
         **kwargs,
+    )
+
+
+def _scale_settings(serve: argparse.ArgumentParser) -> None:
+    scale = serve.add_argument_group(
+        "scale-out (several workers; one cache and upstream budget shared through Redis)"
+    )
+    _setting(scale, "workers", "uvicorn worker processes", metavar="N")
+    _setting(
+        scale,
+        "cache_url",
+        "Redis (or Valkey) holding the cache, fill locks, 429 cooldowns and the "
+        "--upstream-max-rps budget for every process, e.g. redis://127.0.0.1:6379/0",
+        metavar="URL",
+    )
+    _setting(
+        scale,
+        "key_secret",
+        "HMAC secret for cache keys, the same on every process; required with --cache-url "
+        "(prefer the env var)",
+        metavar="SECRET",
+    )
+    _setting(
+        scale,
+        "cache_timeout",
+        "seconds a Redis call may take before Redis counts as down",
+        metavar="SECONDS",
+    )
+    _setting(
+        scale,
+        "local_ttl",
+        "seconds a hit is answered from process memory before Redis is asked for a newer copy",
+        metavar="SECONDS",
     )
 
 
@@ -139,6 +174,7 @@ def build_parser() -> Parser:
         "(prefer the env var: a flag shows in the process list)",
         metavar="TOKEN",
     )
+    _scale_settings(serve)
 
     fixtures = commands.add_parser(
         "fixtures", help="check or make fixture files", description="Check or make fixtures."
@@ -268,27 +304,34 @@ def serve(args: argparse.Namespace) -> int:
     # Imported here so that the fixtures commands start without the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from app.main import create_asgi  # noqa: PLC0415
+    from app.main import WORKER_ENV, create_asgi, worker_env  # noqa: PLC0415
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log_config = _log_config(settings.log_level)
     logging.config.dictConfig(log_config)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.value,
+        "log_config": log_config,
+        # Proxy and record modes log their own access lines, with the cache result.
+        "access_log": settings.access_log is Switch.ON and settings.mode is Mode.MOCK,
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.workers > 1:
+        # Each worker builds its own app from the settings handed down; they
+        # share one folder of counters, so that any of them can tell the totals.
+        with tempfile.TemporaryDirectory(prefix="leads-proxy-stats-") as stats_dir:
+            os.environ[WORKER_ENV] = worker_env(settings, Path(stats_dir))
+            uvicorn.run(WORKER_APP, factory=True, workers=settings.workers, **options)
+        return 0
     app = create_asgi(settings, fixtures=fixtures)
     # The fixtures live as long as the process: keep the collector from
     # rescanning their many small objects on every full collection.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.value,
-        log_config=log_config,
-        # Proxy and record modes log their own access lines, with the cache result.
-        access_log=settings.access_log is Switch.ON and settings.mode is Mode.MOCK,
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, **options)
     return 0
 
 

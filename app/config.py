@@ -11,11 +11,18 @@ import enum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, HttpUrl, SecretStr, ValidationError
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LEADS_PROXY_"
 DEFAULT_UPSTREAM = "https://app.sondos-ai.com/api"
+CACHE_SCHEMES = ("redis://", "rediss://", "unix://")
+SECRETS = frozenset({"admin_token", "key_secret", "cache_url"})  # never echoed back
+CACHE_URL_ALONE = (
+    "--cache-url / LEADS_PROXY_CACHE_URL needs --key-secret / LEADS_PROXY_KEY_SECRET: "
+    "the same secret of at least 16 characters on every process sharing the cache "
+    "(for example from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+)
 
 
 class Mode(enum.StrEnum):
@@ -93,6 +100,26 @@ class Settings(BaseSettings):
     anonymize: Switch = Switch.OFF
     record_as_default: Switch = Switch.OFF
 
+    # Scale-out: several workers, and a cache shared through Redis.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    cache_url: SecretStr | None = None
+    cache_timeout: Annotated[float, Field(gt=0, le=10)] = 0.25
+    key_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
+    local_ttl: Annotated[float, Field(ge=0)] = 1.0
+
+    @field_validator("cache_url")
+    @classmethod
+    def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(CACHE_SCHEMES):
+            raise ValueError("not a Redis URL")
+        return url
+
+    @model_validator(mode="after")
+    def _secret_with_cache(self) -> Settings:
+        if self.cache_url is not None and self.key_secret is None:
+            raise ValueError(CACHE_URL_ALONE)
+        return self
+
     @property
     def needs_fixtures(self) -> bool:
         return self.mode is Mode.MOCK or self.fallback is Fallback.FIXTURES
@@ -114,10 +141,13 @@ def describe_settings_error(error: ValidationError) -> str:
     """One line per bad setting, naming its flag, its env twin and what is valid."""
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        if not problem["loc"]:  # a rule across settings: its message says it all
+            lines.append(str(problem["msg"]).removeprefix("Value error, "))
+            continue
+        field = str(problem["loc"][0])
         expected = _expected(field, problem["msg"])
         given = problem.get("input")
-        secret = field == "admin_token"
+        secret = field in SECRETS
         shown = f" {given!r}" if isinstance(given, str | int) and not secret else ""
         lines.append(f"invalid value{shown} for {flag_name(field)} / {env_name(field)}: {expected}")
     return "\n".join(lines)
@@ -131,6 +161,10 @@ def _expected(field: str, message: str) -> str:
         return "expected a whole number from 0 to 65535"
     if field == "admin_token":
         return "expected at least 8 characters"
+    if field == "key_secret":
+        return "expected at least 16 characters"
+    if field == "cache_url":
+        return "expected a Redis URL like redis://127.0.0.1:6379/0 (redis, rediss or unix)"
     if field == "upstream_url":
         return f"expected an http or https URL like {DEFAULT_UPSTREAM}"
     if field not in Settings.model_fields:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +24,12 @@ from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
 from app.proxy import ProxyConfig, ProxyService
 from app.record import Recorder
-from app.upstream import Upstream
+from app.shared import Shared, SharedPacer
+from app.stats import Stats
+from app.upstream import Pacer, Upstream
 
 log = logging.getLogger("leads_proxy")
+WORKER_ENV = "_LEADS_PROXY_WORKER"  # settings handed from `serve --workers N` to each worker
 
 DESCRIPTION = """\
 A local stand-in for the Sondos AI API's **List leads** endpoint.
@@ -35,18 +42,25 @@ In proxy mode, answers carry `Cache-Status`, `Age` and `X-Cache`.
 """
 
 
-def create_app(settings: Settings, *, fixtures: FixtureSet | None = None) -> FastAPI:
-    """Build the app for the settings' mode; loads the fixtures if it needs them."""
+def create_app(
+    settings: Settings, *, fixtures: FixtureSet | None = None, stats_dir: Path | None = None
+) -> FastAPI:
+    """Build the app for the settings' mode; loads the fixtures if it needs them.
+
+    `stats_dir` is where the workers of one server keep their counters.
+    """
     if fixtures is None and settings.needs_fixtures:
         fixtures = load_fixtures(settings.fixtures)
     service: MockService | ProxyService
     if settings.mode is Mode.MOCK and fixtures is not None:
         service = MockService(fixtures, require_auth=settings.mock_auth is Switch.ON)
     else:
-        service = build_proxy(settings, fixtures)
+        service = build_proxy(settings, fixtures, stats=Stats(stats_dir))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(service, ProxyService):
+            await service.start()
         yield
         if isinstance(service, ProxyService):
             await service.close()
@@ -69,6 +83,8 @@ def create_app(settings: Settings, *, fixtures: FixtureSet | None = None) -> Fas
             log.warning("%s", warning)
     if isinstance(service, MockService):
         log.info("mock mode; auth %s", settings.mock_auth.value)
+        if settings.cache_url is not None:
+            log.info("mock mode: --cache-url is not used")
     else:
         log.info(
             "%s mode to %s; ttl %gs, stale-while-revalidate %gs, stale-if-error %gs%s",
@@ -79,15 +95,33 @@ def create_app(settings: Settings, *, fixtures: FixtureSet | None = None) -> Fas
             settings.stale_if_error,
             "; fallback to fixtures" if fixtures is not None else "",
         )
+        if settings.cache_url is None and settings.workers > 1:
+            log.warning(
+                "%d workers without --cache-url: each caches on its own; "
+                "add --cache-url to share one cache and one upstream budget",
+                settings.workers,
+            )
     return app
 
 
-def build_proxy(settings: Settings, fixtures: FixtureSet | None) -> ProxyService:
+def build_proxy(
+    settings: Settings, fixtures: FixtureSet | None, *, stats: Stats | None = None
+) -> ProxyService:
+    stats = stats or Stats()
+    shared = (
+        Shared(settings.cache_url.get_secret_value(), timeout=settings.cache_timeout, stats=stats)
+        if settings.cache_url is not None
+        else None
+    )
+    pacer = Pacer(settings.upstream_max_rps)
     upstream = Upstream(
         str(settings.upstream_url),
         timeout=settings.upstream_timeout,
-        max_rps=settings.upstream_max_rps,
+        pacer=SharedPacer(shared, settings.upstream_max_rps, alone=pacer)
+        if shared is not None and settings.upstream_max_rps
+        else pacer,
     )
+    secret = settings.key_secret.get_secret_value().encode() if settings.key_secret else None
     return ProxyService(
         upstream=upstream,
         storage=MemoryStorage(
@@ -95,7 +129,7 @@ def build_proxy(settings: Settings, fixtures: FixtureSet | None) -> ProxyService
             max_bytes=settings.max_bytes,
             clock=time.monotonic,
         ),
-        keys=KeyMaker(),
+        keys=KeyMaker(secret),
         config=ProxyConfig(
             ttl=settings.ttl,
             stale_while_revalidate=settings.stale_while_revalidate,
@@ -111,17 +145,39 @@ def build_proxy(settings: Settings, fixtures: FixtureSet | None) -> ProxyService
         if settings.mode is Mode.RECORD
         else None,
         access_log=settings.access_log is Switch.ON,
+        shared=shared,
+        hold=settings.local_ttl,
+        stats=stats,
     )
 
 
-def create_asgi(settings: Settings, *, fixtures: FixtureSet | None = None) -> FastLeads:
+def create_asgi(
+    settings: Settings, *, fixtures: FixtureSet | None = None, stats_dir: Path | None = None
+) -> FastLeads:
     """The app as served: the hot path answered in front of FastAPI, which does the rest.
 
     The fast layer sits outside Starlette's own middleware stack on purpose:
     that stack alone costs a good part of the hot path's budget.
     """
-    app = create_app(settings, fixtures=fixtures)
+    app = create_app(settings, fixtures=fixtures, stats_dir=stats_dir)
     return FastLeads(app, service=app.state.service)
+
+
+def worker_env(settings: Settings, stats_dir: Path) -> str:
+    """What `serve --workers N` hands each worker: every setting, and the stats folder."""
+    values: dict[str, Any] = settings.model_dump(mode="json")
+    for name in values:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            values[name] = value.get_secret_value()
+    return json.dumps({"settings": values, "stats_dir": str(stats_dir)})
+
+
+def worker_app() -> FastLeads:
+    """One worker of `serve --workers N` (a uvicorn app factory)."""
+    given = json.loads(os.environ[WORKER_ENV])
+    settings = Settings(**given["settings"])
+    return create_asgi(settings, stats_dir=Path(given["stats_dir"]))
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

@@ -6,6 +6,11 @@ served while one background request refreshes them (stale-while-revalidate),
 and when the upstream fails or rate-limits, the last good answer is served
 (stale-if-error, 429 cooldown). Everything else under /api/ is forwarded as
 it is, uncached; a successful write to a lead drops that key's listings.
+
+With a shared layer (`Shared`, on Redis) the same holds across processes:
+the in-process cache answers hits for a short while (`hold`), then asks Redis
+for a newer copy; a fill takes Redis's lock so that one process asks the
+upstream while the others wait for its entry; a 429 makes every process wait.
 """
 
 from __future__ import annotations
@@ -17,9 +22,8 @@ import logging
 import math
 import re
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State, normalize_query
@@ -27,7 +31,9 @@ from app.fixtures import etag_of
 from app.mock import MockService
 from app.record import Recorder
 from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches, hot_headers
-from app.upstream import Answer, Upstream, UpstreamError, forwardable
+from app.shared import Claim, Cooling, Shared, Wait
+from app.stats import Stats
+from app.upstream import Answer, Upstream, UpstreamError, UpstreamUnavailable, forwardable
 
 log = logging.getLogger("leads_proxy")
 access = logging.getLogger("leads_proxy.access")
@@ -46,30 +52,12 @@ class ProxyConfig:
     max_entry_bytes: int = 8 * 1024 * 1024
 
 
-@dataclass
-class Stats:
-    """Counters since start; a snapshot adds the cache's size."""
-
-    requests: int = 0
-    hits: int = 0
-    misses: int = 0
-    stale_served: int = 0
-    bypassed: int = 0
-    not_modified: int = 0
-    collapsed_waiters: int = 0
-    background_refreshes: int = 0
-    fallback_served: int = 0
-    upstream_requests: int = 0
-    forwarded: int = 0
-    invalidations: int = 0
-    upstream_errors: Counter[str] = field(default_factory=Counter)
-
-
 # What one trip to the upstream for the leads listing came to.
 @dataclass(frozen=True, slots=True)
 class Filled:
     entry: Entry
     stored: bool
+    by_peer: bool = False  # another process asked the upstream; this one read its entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +69,7 @@ class Passed:
 
 @dataclass(frozen=True, slots=True)
 class Limited:
-    answer: Answer
+    answer: Answer | None  # None when another process was told to wait
     until: float
 
 
@@ -135,12 +123,20 @@ class ProxyService:
         fallback: MockService | None = None,
         recorder: Recorder | None = None,
         access_log: bool = True,
+        shared: Shared | None = None,
+        hold: float = 1.0,
+        stats: Stats | None = None,
     ) -> None:
         self.upstream = upstream
         self.storage = storage
         self.keys = keys
         self.config = config
-        self.stats = Stats()
+        self.shared = shared
+        self.stats = stats or Stats()
+        # How long a hit is answered from memory before Redis is asked for a
+        # newer copy; alone, nothing newer can exist elsewhere.
+        self._hold = hold if shared is not None else math.inf
+        self._listener: asyncio.Task[None] | None = None
         self._clock = clock
         self._wall = wall
         self._fallback = fallback
@@ -163,7 +159,7 @@ class ProxyService:
         key = self.keys.key(token, query.decode("latin-1"))
         entry = self.storage.get(key)
         now = self._clock()
-        if entry is None or entry.state(now) is not State.FRESH:
+        if entry is None or now >= entry.hot_until:
             return None
         self.stats.requests += 1
         reply = self._hit(entry, now, if_none_match)
@@ -194,6 +190,8 @@ class ProxyService:
         if_none_match = incoming.header(b"if-none-match")
         now = self._clock()
         entry = self.storage.get(key)
+        if self.shared is not None and (entry is None or now >= entry.hot_until):
+            entry = await self._from_shared(self.shared, key, entry, now)
         state = entry.state(now) if entry else None
 
         if entry is not None and "no-cache" not in directives:
@@ -228,7 +226,8 @@ class ProxyService:
             self.stats.misses += 1
             fwd = "request" if "no-cache" in directives else "miss"
             stored = {"stored": "?1"} if outcome.stored else {}
-            status = _status_line("", fwd=fwd, fwd_status=200, **stored)
+            peer = {"detail": "filled-by-peer"} if outcome.by_peer else {}
+            status = _status_line("", fwd=fwd, fwd_status=200, **stored, **peer)
             return self._send(outcome.entry, now, if_none_match, b"MISS", status), "MISS"
         if isinstance(outcome, Passed):
             self.stats.misses += 1
@@ -271,7 +270,7 @@ class ProxyService:
                 "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
             }
             task = asyncio.get_running_loop().create_task(
-                self._fetch(key, incoming.query.decode("latin-1"), headers)
+                self._fill(key, incoming.query.decode("latin-1"), headers)
             )
             self._flights[key] = task
             task.add_done_callback(lambda done: self._land(key, done))
@@ -290,12 +289,80 @@ class ProxyService:
         self.stats.background_refreshes += 1
         self._flight(key, incoming)
 
+    async def _fill(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
+        """The outcome of one fill: asked of the upstream here, or by another process."""
+        shared = self.shared
+        if shared is None:
+            return await self._fetch(key, query, headers)
+        token = shared.new_token()
+        hold = self.upstream.timeout + 1.0  # a lock left by a dead process expires
+        until = self._clock() + hold
+        while True:
+            claim = await shared.claim(key, token=token, hold=hold)
+            if isinstance(claim, Cooling):
+                return self._cool(key, claim.seconds)
+            if claim is not Claim.TAKEN:
+                break
+            self.stats.shared_waits += 1
+            waited = await shared.wait_for_fill(key, until=until, hold_until=self._hold_until())
+            if isinstance(waited, Entry):
+                self.storage.put(key, waited)
+                return Filled(waited, stored=True, by_peer=True)
+            if isinstance(waited, Cooling):
+                return self._cool(key, waited.seconds)
+            if waited is not Wait.RELEASED:
+                break  # Redis went away, or the other process is too slow: ask alone
+            # The other process's fill failed: stand in with the last good copy
+            # if there is one; if not, try to take the lock and ask ourselves.
+            entry = self.storage.get(key)
+            if entry is not None and entry.state(self._clock()) is not None:
+                failed = "another process's request to the upstream failed"
+                return Failed(UpstreamUnavailable(failed))
+        try:
+            outcome = await self._fetch(key, query, headers)
+            if isinstance(outcome, Filled) and outcome.stored:
+                await shared.put(key, outcome.entry)
+            elif isinstance(outcome, Limited):
+                await shared.cool_down(key.fingerprint, outcome.until - self._clock())
+        finally:
+            if claim is Claim.MINE:
+                await shared.release(key, token)
+        return outcome
+
+    def _cool(self, key: CacheKey, seconds: float) -> Limited:
+        """Another process was told to wait: this one waits as long."""
+        until = self._clock() + seconds
+        self._cooldowns[key.fingerprint] = until
+        return Limited(None, until)
+
+    def _hold_until(self) -> float:
+        return self._clock() + self._hold
+
+    async def _from_shared(
+        self, shared: Shared, key: CacheKey, entry: Entry | None, now: float
+    ) -> Entry | None:
+        """A newer copy from Redis if it has one; ours written back if it has none."""
+        found = await shared.get(key, hold_until=now + self._hold)
+        if found is not None and (entry is None or found.stored_at >= entry.stored_at):
+            self.stats.shared_hits += 1
+            self.storage.put(key, found)
+            return found
+        if entry is None or entry.state(now) is None or not shared.available:
+            return entry  # Redis down: serve our own copy, asking Redis again next time
+        # Redis lost it (restarted, evicted) or holds an older one: ours refills
+        # it, unless another process's fill got there first.
+        if found is None:
+            await shared.put(key, entry, only_if_absent=True)
+        held = entry.held(now + self._hold)
+        self.storage.put(key, held)
+        return held
+
     async def _fetch(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
         self.stats.upstream_requests += 1
         try:
             answer = await self.upstream.fetch_leads(query, headers)
         except UpstreamError as error:
-            self.stats.upstream_errors[error.kind] += 1
+            self.stats.upstream_error(error.kind)
             log.warning("upstream: %s (key %s)", error, key.short)
             return Failed(error)
         now = self._clock()
@@ -305,9 +372,10 @@ class ProxyService:
             stored = len(answer.body) <= self.config.max_entry_bytes and self.storage.put(
                 key, entry
             )
+            self._gauges()
             return Filled(entry, stored)
         if answer.status == 429:
-            self.stats.upstream_errors["rate_limited"] += 1
+            self.stats.upstream_error("rate_limited")
             wait = retry_after_seconds(_header(answer, "retry-after"), wall=self._wall())
             until = now + (DEFAULT_COOLDOWN if wait is None else wait)
             self._cooldowns[key.fingerprint] = until
@@ -325,23 +393,17 @@ class ProxyService:
             log.warning("not recorded: %s", error.strerror or error)
 
     def _entry(self, answer: Answer, now: float) -> Entry:
-        body = answer.body
-        etag = etag_of(body)
-        content_type = (_header(answer, "content-type") or JSON).encode("latin-1")
         config = self.config
         fresh_until = now + config.ttl
-        return Entry(
-            body=body,
-            headers=(
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"etag", etag),
-            ),
-            etag=etag,
+        return Entry.build(
+            answer.body,
+            etag=etag_of(answer.body),
+            content_type=(_header(answer, "content-type") or JSON).encode("latin-1"),
             stored_at=now,
             fresh_until=fresh_until,
             stale_until=fresh_until + config.stale_while_revalidate,
             error_until=fresh_until + max(config.stale_if_error, config.stale_while_revalidate),
+            hot_until=now + self._hold,
         )
 
     def _cooldown_left(self, fingerprint: str, now: float) -> float:
@@ -435,7 +497,7 @@ class ProxyService:
         self.stats.forwarded += 1
         reply = await self._forward(incoming)
         if 200 <= reply.status < 300 and self._is_lead_write(incoming):
-            self._invalidate(incoming)
+            await self._invalidate(incoming)
         reply = _labelled(reply, b"BYPASS", _status_line("", fwd="bypass"))
         key = self._fingerprint(incoming)
         waited = self._clock() - started
@@ -456,18 +518,18 @@ class ProxyService:
                 body=incoming.body,
             )
         except UpstreamError as error:
-            self.stats.upstream_errors[error.kind] += 1
+            self.stats.upstream_error(error.kind)
             return Reply.message(error.status, {"message": f"{error}."})
         return self._passed(answer)
 
     def _is_lead_write(self, incoming: Incoming) -> bool:
         return incoming.method in WRITE_METHODS and bool(LEAD_WRITES.fullmatch(incoming.path))
 
-    def _invalidate(self, incoming: Incoming) -> None:
+    async def _invalidate(self, incoming: Incoming) -> None:
         token = bearer_token(incoming.header(b"authorization"))
         if token is not None:
             self.stats.invalidations += 1
-            self.storage.purge(self.keys.fingerprint(token))
+            await self._purge(self.keys.fingerprint(token))
 
     def _fingerprint(self, incoming: Incoming) -> str | None:
         token = bearer_token(incoming.header(b"authorization"))
@@ -475,22 +537,40 @@ class ProxyService:
 
     # --- operating it ------------------------------------------------------------
 
-    def purge(self, api_key: str | None = None) -> int:
-        """Drop every entry, or one API key's."""
+    async def purge(self, api_key: str | None = None) -> tuple[int, bool]:
+        """Drop every entry, or one API key's: how many, and whether every process was told."""
         fingerprint = self.keys.fingerprint(api_key.encode()) if api_key else None
-        return self.storage.purge(fingerprint)
+        return await self._purge(fingerprint)
+
+    async def _purge(self, fingerprint: str | None) -> tuple[int, bool]:
+        local = self.storage.purge(fingerprint)
+        self._gauges()
+        if self.shared is None:
+            return local, True
+        shared = await self.shared.purge(fingerprint)
+        return (local, False) if shared is None else (max(local, shared), True)
+
+    def _on_purge(self, fingerprint: str | None) -> None:
+        """Another process purged: drop our copies too."""
+        self.storage.purge(fingerprint)
+        self._gauges()
+
+    def _gauges(self) -> None:
+        stats = self.stats
+        stats.entries = self.storage.entries
+        stats.bytes = self.storage.bytes
+        now = self._clock()
+        stats.keys_cooling_down = sum(1 for until in self._cooldowns.values() if until > now)
 
     def snapshot(self) -> dict[str, Any]:
-        counters = {item.name: getattr(self.stats, item.name) for item in fields(self.stats)}
-        return {
-            **counters,
-            "upstream_errors": dict(sorted(self.stats.upstream_errors.items())),
-            "entries": self.storage.entries,
-            "bytes": self.storage.bytes,
-            "keys_cooling_down": sum(
-                1 for until in self._cooldowns.values() if until > self._clock()
-            ),
-        }
+        self._gauges()
+        totals = self.stats.totals()
+        if self.shared is None:
+            del totals["redis_up"], totals["redis_errors"], totals["redis_outages"]
+            del totals["shared_hits"], totals["shared_waits"]
+        else:
+            totals["redis"] = "up" if totals["redis_up"] == totals["workers"] else "down"
+        return totals
 
     def ready(self, within: float = 60.0) -> tuple[bool, str]:
         """Whether this process can serve: the upstream answered lately, or the cache can."""
@@ -506,9 +586,22 @@ class ProxyService:
         with contextlib.suppress(UpstreamError):
             await self.upstream.request("GET", "/user/leads", headers=[("Accept", JSON)])
 
+    async def start(self) -> None:
+        """Start listening for purges by other processes; say once if Redis is down."""
+        if self.shared is not None:
+            if await self.shared.ping():
+                log.info("redis: %s shared by this process", self.shared.where)
+            self._listener = asyncio.get_running_loop().create_task(
+                self.shared.listen(self._on_purge)
+            )
+
     async def close(self) -> None:
         for task in list(self._flights.values()):
             task.cancel()
+        if self._listener is not None:
+            self._listener.cancel()
+        if self.shared is not None:
+            await self.shared.close()
         await self.upstream.close()
 
     def _log(

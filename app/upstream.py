@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -93,6 +94,12 @@ def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
 
 
+class Pace(Protocol):
+    """Waits for the next slot the upstream budget allows."""
+
+    async def wait(self) -> None: ...
+
+
 class Pacer:
     """Spaces requests at least 1/rps apart, across the whole process."""
 
@@ -127,6 +134,7 @@ class Upstream:
         *,
         timeout: float = 10.0,
         max_rps: float | None = None,
+        pacer: Pace | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -140,7 +148,7 @@ class Upstream:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
         )
         self._timeouts = {"timeout": httpx.Timeout(timeout).as_dict()}
-        self._pacer = Pacer(max_rps, clock=clock)
+        self._pacer = pacer or Pacer(max_rps, clock=clock)
         self._clock = clock
         self.last_answer_at: float | None = None
 

@@ -281,5 +281,5 @@ def test_purge__by_key_fingerprint_or_all() -> None:
     get(service, b"status=x")
     other = (b"authorization", b"Bearer 2|other")
     asyncio.run(service.answer(Incoming(headers=[other])))
-    assert service.purge("2|other") == 1
-    assert service.purge() == 2
+    assert asyncio.run(service.purge("2|other")) == (1, True)
+    assert asyncio.run(service.purge()) == (2, True)

@@ -1,0 +1,410 @@
+"""The shared layer: one cache, one fill lock, one 429 cooldown and one
+upstream budget for every leads-proxy process on a Redis (or Valkey) server.
+
+What lives in Redis, under the `leads-proxy:` prefix:
+
+    leads-proxy:leads:<fingerprint>:<query>   an entry: a JSON line of metadata, then the body
+    leads-proxy:lock:<fingerprint>:<query>    the fill lock (SET NX PX), holding a random token
+    leads-proxy:cooldown:<fingerprint>        present while that API key must wait out a 429
+    leads-proxy:pace                          the next free upstream slot, for --upstream-max-rps
+    leads-proxy:purge                         a channel: "*" or a fingerprint, for every process
+
+Fingerprints are HMACs of API keys under the shared --key-secret: nothing
+here holds a key. Deadlines cross processes (and machines) as wall-clock
+times; each process turns them back into its own monotonic clock on read.
+
+Redis failing never fails a request. Every call answers "unavailable" (None,
+or `UNAVAILABLE`) instead of raising; the layer then marks itself down, logs
+it once, answers "unavailable" at once without trying, and a watcher pings
+Redis until it answers, when the layer is up again (and says so, once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from app.cache import CacheKey, Clock, Entry
+from app.stats import Stats
+from app.upstream import Pace
+
+log = logging.getLogger("leads_proxy")
+
+PREFIX = "leads-proxy:"
+PURGE_CHANNEL = PREFIX + "purge"
+PACE_KEY = PREFIX + "pace"
+WATCH_EVERY = 1.0  # seconds between pings while Redis is down
+FORMAT = 1  # of the entry's metadata line
+
+T = TypeVar("T")
+
+# CLAIM: the cooldown first (a key told to wait asks nobody), then the lock.
+# Answers [0, 0] when the lock is ours, [1, ms] while another holds it,
+# [2, ms] while the key cools down.
+CLAIM = """
+local wait = redis.call('PTTL', KEYS[1])
+if wait > 0 then return {2, wait} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, 0} end
+return {1, redis.call('PTTL', KEYS[2])}
+"""
+# RELEASE: only the lock we took; one that expired and was taken again stays.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# PACE: the same spacing as the in-process Pacer, with the slot kept in Redis
+# and Redis's own clock, so every process draws on one budget. Microseconds.
+PACE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local after = slot + interval
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.ceil((after - now) / 1000) + 1000)
+return slot - now
+"""
+
+
+class Claim(enum.Enum):
+    MINE = "mine"  # this process holds the fill lock: ask the upstream
+    TAKEN = "taken"  # another process is asking: wait for its entry
+    UNAVAILABLE = "unavailable"  # Redis is down: act alone
+
+
+@dataclass(frozen=True, slots=True)
+class Cooling:
+    """The API key is waiting out a 429 told to some process."""
+
+    seconds: float
+
+
+class Wait(enum.Enum):
+    RELEASED = "released"  # the lock is gone and no fresh entry came: that fill failed
+    TIMED_OUT = "timed-out"
+    UNAVAILABLE = "unavailable"
+
+
+def entry_key(key: CacheKey) -> str:
+    return PREFIX + key
+
+
+def lock_key(key: CacheKey) -> str:
+    return f"{PREFIX}lock:{key.fingerprint}:{key.split(':', 2)[2]}"
+
+
+def cooldown_key(fingerprint: str) -> str:
+    return f"{PREFIX}cooldown:{fingerprint}"
+
+
+def encode_entry(entry: Entry, *, shift: float) -> bytes:
+    """An entry as stored: one JSON line of metadata (wall-clock times), then the body.
+
+    `shift` turns this process's clock into wall-clock time (wall - clock).
+    """
+    meta = {
+        "format": FORMAT,
+        "stored_at": entry.stored_at + shift,
+        "fresh_until": entry.fresh_until + shift,
+        "stale_until": entry.stale_until + shift,
+        "error_until": entry.error_until + shift,
+        "etag": entry.etag.decode("latin-1"),
+        "content_type": entry.content_type.decode("latin-1"),
+    }
+    return json.dumps(meta, separators=(",", ":")).encode() + b"\n" + entry.body
+
+
+def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None:
+    """The entry from its stored form, in this process's clock; None if it is not one."""
+    line, _, body = raw.partition(b"\n")
+    try:
+        meta = json.loads(line)
+        if meta.get("format") != FORMAT:
+            return None
+        return Entry.build(
+            body,
+            etag=meta["etag"].encode("latin-1"),
+            content_type=meta["content_type"].encode("latin-1"),
+            stored_at=meta["stored_at"] - shift,
+            fresh_until=meta["fresh_until"] - shift,
+            stale_until=meta["stale_until"] - shift,
+            error_until=meta["error_until"] - shift,
+            hot_until=hold_until,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError):
+        return None
+
+
+class Shared:
+    """The proxy's view of Redis: entries, locks, cooldowns, pacing, purges."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 0.25,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        stats: Stats | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._clock = clock
+        self._wall = wall
+        self._sleep = sleep
+        # No retries inside the client: a failed call is answered at once
+        # ("unavailable") and the watcher finds out when Redis is back.
+        self._redis: Redis = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        self._claim = self._redis.register_script(CLAIM)
+        self._release = self._redis.register_script(RELEASE)
+        self._pace = self._redis.register_script(PACE)
+        self.stats = stats or Stats()
+        self.stats.redis_up = 1
+        self.available = True
+        self._watcher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def shift(self) -> float:
+        """This process's clock to wall-clock time."""
+        return self._wall() - self._clock()
+
+    @property
+    def where(self) -> str:
+        """The server, for logs: host, port and db, never a password."""
+        pool = self._redis.connection_pool.connection_kwargs
+        return f"{pool.get('host', '?')}:{pool.get('port', '?')}/{pool.get('db', 0)}"
+
+    # --- entries ----------------------------------------------------------------
+
+    async def get(self, key: CacheKey, *, hold_until: float) -> Entry | None:
+        """The shared entry, held in memory until `hold_until`; None if absent or down."""
+        raw = await self._call(lambda: self._redis.get(entry_key(key)))
+        if not isinstance(raw, bytes):
+            return None
+        entry = decode_entry(raw, shift=self.shift, hold_until=hold_until)
+        if entry is None:
+            log.warning("redis: %s holds something that is not an entry; ignored", key.short)
+        return entry
+
+    async def put(self, key: CacheKey, entry: Entry, *, only_if_absent: bool = False) -> bool:
+        """Store an entry until its last window closes; False if it was not stored."""
+        left_ms = math.ceil((entry.error_until - self._clock()) * 1000)
+        if left_ms <= 0:
+            return False
+        value = encode_entry(entry, shift=self.shift)
+        done = await self._call(
+            lambda: self._redis.set(entry_key(key), value, px=left_ms, nx=only_if_absent)
+        )
+        return bool(done)
+
+    # --- filling: one upstream request for all processes ----------------------
+
+    async def claim(self, key: CacheKey, *, token: str, hold: float) -> Claim | Cooling:
+        """Take the fill lock for `hold` seconds, unless the key cools down or it is taken."""
+        answer = await self._call(
+            lambda: self._claim(
+                keys=[cooldown_key(key.fingerprint), lock_key(key)],
+                args=[token, max(1, math.ceil(hold * 1000))],
+            )
+        )
+        if answer is None:
+            return Claim.UNAVAILABLE
+        state, millis = int(answer[0]), int(answer[1])
+        if state == 2:
+            return Cooling(millis / 1000)
+        return Claim.MINE if state == 0 else Claim.TAKEN
+
+    async def release(self, key: CacheKey, token: str) -> None:
+        await self._call(lambda: self._release(keys=[lock_key(key)], args=[token]))
+
+    async def wait_for_fill(
+        self, key: CacheKey, *, until: float, hold_until: float
+    ) -> Entry | Cooling | Wait:
+        """Poll until another process's fill lands: a fresh entry, a cooldown, or why not."""
+        delay = 0.005
+        while True:
+            await self._sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+            answers = await self._call(lambda: self._poll(key))
+            if answers is None:
+                return Wait.UNAVAILABLE
+            raw, locked, cooling = answers
+            now = self._clock()
+            if isinstance(raw, bytes):
+                entry = decode_entry(raw, shift=self.shift, hold_until=hold_until)
+                if entry is not None and now < entry.fresh_until:
+                    return entry
+            if int(cooling) > 0:
+                return Cooling(int(cooling) / 1000)
+            if not locked:
+                return Wait.RELEASED
+            if now >= until:
+                return Wait.TIMED_OUT
+
+    async def _poll(self, key: CacheKey) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(entry_key(key))
+        pipe.exists(lock_key(key))
+        pipe.pttl(cooldown_key(key.fingerprint))
+        return await pipe.execute()
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_hex(8)
+
+    # --- rate limits ------------------------------------------------------------
+
+    async def cool_down(self, fingerprint: str, seconds: float) -> None:
+        """Make every process wait `seconds` before asking for this API key again."""
+        millis = math.ceil(seconds * 1000)
+        if millis > 0:
+            await self._call(lambda: self._redis.set(cooldown_key(fingerprint), b"1", px=millis))
+
+    async def pace(self, interval: float) -> float | None:
+        """Seconds to wait for this process's upstream slot; None if Redis is down."""
+        micros = await self._call(lambda: self._pace(keys=[PACE_KEY], args=[round(interval * 1e6)]))
+        return None if micros is None else int(micros) / 1e6
+
+    # --- purging ----------------------------------------------------------------
+
+    async def purge(self, fingerprint: str | None) -> int | None:
+        """Delete every entry, or one API key's, and tell every process; None if down."""
+        pattern = f"{PREFIX}leads:{fingerprint or ''}{':' if fingerprint else ''}*"
+
+        async def delete_all() -> int:
+            deleted = 0
+            async for batch in _batches(self._redis.scan_iter(match=pattern, count=500), 500):
+                deleted += int(await self._redis.delete(*batch))
+            await self._redis.publish(PURGE_CHANNEL, fingerprint or "*")
+            return deleted
+
+        return await self._call(delete_all)
+
+    async def listen(self, on_purge: Callable[[str | None], object]) -> None:
+        """Apply purges announced by any process, for as long as the process runs."""
+        while not self._closed:
+            listener = Redis.from_url(
+                self.url, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0)
+            )
+            try:
+                async with listener.pubsub(ignore_subscribe_messages=True) as channel:
+                    await channel.subscribe(PURGE_CHANNEL)
+                    while not self._closed:
+                        message = await channel.get_message(timeout=1.0)
+                        if message is not None:
+                            text = bytes(message["data"]).decode("ascii", "replace")
+                            on_purge(None if text == "*" else text)
+            except (RedisError, OSError):
+                await self._sleep(WATCH_EVERY)
+            finally:
+                await listener.aclose()
+
+    # --- being up or down ---------------------------------------------------------
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """Make one Redis call; None, and the layer marked down, if it fails."""
+        if not self.available:
+            return None
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                return await call()
+        except (RedisError, OSError, TimeoutError) as error:
+            self.stats.redis_errors += 1
+            self._down(error)
+            return None
+
+    def _down(self, error: BaseException) -> None:
+        if not self.available:
+            return
+        self.available = False
+        self.stats.redis_up = 0
+        self.stats.redis_outages += 1
+        log.warning(
+            "redis: %s unavailable (%s); serving from this process's memory and the "
+            "upstream until it answers again",
+            self.where,
+            type(error).__name__,
+        )
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while not self._closed:
+            await self._sleep(WATCH_EVERY)
+            try:
+                async with asyncio.timeout(self.timeout * 2):
+                    await self._redis.ping()
+            except (RedisError, OSError, TimeoutError):
+                self.stats.redis_errors += 1
+                continue
+            self.available = True
+            self.stats.redis_up = 1
+            log.warning("redis: %s answers again; sharing the cache again", self.where)
+            return
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (at start: says so once if it does not)."""
+        return await self._call(self._redis.ping) is not None
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.aclose()
+
+
+async def _batches(items: Any, size: int) -> Any:
+    batch: list[Any] = []
+    async for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class SharedPacer:
+    """--upstream-max-rps as one budget for every process; alone while Redis is down."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        rps: float,
+        *,
+        alone: Pace,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._shared = shared
+        self._interval = 1 / rps
+        self._alone = alone
+        self._sleep = sleep
+
+    async def wait(self) -> None:
+        delay = await self._shared.pace(self._interval)
+        if delay is None:
+            await self._alone.wait()
+        elif delay > 0:
+            await self._sleep(delay)
