@@ -354,13 +354,16 @@ class Shared:
             await self._sleep(WATCH_EVERY)
             try:
                 async with asyncio.timeout(self.timeout * 2):
+                    # Connections from before the outage are dead: start afresh,
+                    # or the first calls after the return would fail on them.
+                    await self._redis.connection_pool.disconnect()
                     await self._redis.ping()
             except (RedisError, OSError, TimeoutError):
                 self.stats.redis_errors += 1
                 continue
             self.available = True
             self.stats.redis_up = 1
-            log.warning("redis: %s answers again; sharing the cache again", self.where)
+            log.warning("redis: %s is back; sharing the cache again", self.where)
             return
 
     async def ping(self) -> bool:

@@ -1,0 +1,324 @@
+"""Several leads-proxy processes on one real redis-server, as a scaled-out shield runs.
+
+Every process is a real `leads-proxy serve --cache-url ...` on its own port;
+the upstream is the fake one, counting what reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.cache import KeyMaker
+from app.shared import lock_key
+from tests.fake_upstream import FakeUpstream
+from tests.redis_server import RedisServer
+from tests.support import Server, clean_env, free_port, start_server
+
+KEY_A, KEY_B = "1|alpha-secret-key-0001", "2|bravo-secret-key-0002"
+A = {"Authorization": f"Bearer {KEY_A}"}
+B = {"Authorization": f"Bearer {KEY_B}"}
+SECRET = "shared-secret-for-the-tests-0001"
+ADMIN = "admin-token-0001"
+
+StartShield = Callable[..., Server]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def start_shield(
+    tmp_path: Path, upstream: FakeUpstream, redis_server: RedisServer
+) -> Iterator[StartShield]:
+    """Start one more leads-proxy process in proxy mode on the shared Redis."""
+    started: list[Server] = []
+
+    def start(*args: str, cache_url: str | None = None) -> Server:
+        server = start_server(
+            tmp_path,
+            "--mode",
+            "proxy",
+            "--upstream-url",
+            upstream.url,
+            "--cache-url",
+            cache_url or redis_server.url,
+            *args,
+            env=clean_env(LEADS_PROXY_KEY_SECRET=SECRET, LEADS_PROXY_ADMIN_TOKEN=ADMIN),
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def fan_out(servers: list[Server], clients: int, path: str = "/api/user/leads") -> list[int]:
+    """`clients` concurrent GETs spread over the servers; their statuses."""
+
+    async def run() -> list[int]:
+        limits = httpx.Limits(max_connections=clients)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            gets = [
+                client.get(servers[n % len(servers)].url + path, headers=A) for n in range(clients)
+            ]
+            return [response.status_code for response in await asyncio.gather(*gets)]
+
+    return asyncio.run(run())
+
+
+def test_shared__four_processes_400_clients_on_a_cold_key_make_one_upstream_request(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    shields = [start_shield() for _ in range(4)]
+    with upstream.behaving(delay=0.5):
+        statuses = fan_out(shields, 400)
+    assert statuses == [200] * 400
+    assert upstream.count() == 1
+    stats = [shield.client.get("/_proxy/stats").json() for shield in shields]
+    assert sum(s["upstream_requests"] for s in stats) == 1
+    assert sum(s["shared_waits"] for s in stats) == 3  # one waiter per other process
+
+
+def test_shared__an_entry_filled_by_one_process_is_a_hit_in_another(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    first, second = start_shield(), start_shield()
+    filled = first.client.get("/api/user/leads?status=new", headers=A)
+    assert filled.headers["x-cache"] == "MISS"
+    hit = second.client.get("/api/user/leads?status=new", headers=A)
+    assert hit.headers["x-cache"] == "HIT"
+    assert hit.content == filled.content
+    assert hit.headers["etag"] == filled.headers["etag"]
+    assert upstream.count() == 1
+    # Another key never gets that entry, from either process.
+    other = second.client.get("/api/user/leads?status=new", headers=B)
+    assert other.headers["x-cache"] == "MISS"
+    assert upstream.count() == 2
+
+
+def test_shared__redis_holds_no_api_key_in_keys_or_values(
+    start_shield: StartShield, redis_server: RedisServer
+) -> None:
+    shield = start_shield()
+    for headers in (A, B):
+        assert shield.client.get("/api/user/leads", headers=headers).status_code == 200
+    store = redis_server.client()
+    keys = store.keys("*")
+    assert len([key for key in keys if key.startswith(b"leads-proxy:leads:")]) == 2
+    for key in keys:
+        value = store.get(key) or b""
+        for secret in (KEY_A, KEY_B, KEY_A.split("|")[1], KEY_B.split("|")[1]):
+            assert secret.encode() not in key
+            assert secret.encode() not in value
+
+
+def test_shared__a_429_seen_by_one_process_holds_back_all_until_retry_after(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    shields = [start_shield() for _ in range(3)]
+    with upstream.behaving(mode="ratelimit", retry_after="2"):
+        told = shields[0].client.get("/api/user/leads", headers=A)
+        assert told.status_code == 429
+        assert upstream.count() == 1
+        # Other processes, other queries of the same key: nobody asks upstream.
+        for n, shield in enumerate(shields):
+            held = shield.client.get(f"/api/user/leads?page={n + 2}", headers=A)
+            assert held.status_code == 429, held.text
+            assert 1 <= int(held.headers["retry-after"]) <= 2
+        assert upstream.count() == 1
+        # Another key is not held back.
+        assert shields[1].client.get("/api/user/leads", headers=B).status_code == 429
+        assert upstream.count() == 2
+    time.sleep(2.1)
+    assert shields[2].client.get("/api/user/leads?page=9", headers=A).status_code == 200
+    assert upstream.count(A["Authorization"]) == 2
+
+
+def test_shared__a_lock_left_by_a_dead_process_expires_on_its_own(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    shield = start_shield("--upstream-timeout", "1")
+    # A process took the fill lock and died: the lock lives upstream-timeout + 1 s.
+    key = KeyMaker(SECRET.encode()).key(KEY_A.encode(), "")
+    redis_server.client().set(lock_key(key), b"dead-process", px=2000)
+    started = time.monotonic()
+    answer = shield.client.get("/api/user/leads", headers=A)
+    waited = time.monotonic() - started
+    assert answer.status_code == 200
+    assert answer.headers["x-cache"] == "MISS"
+    assert 1.0 < waited < 4.0  # waited for the lock, not forever
+    assert upstream.count() == 1
+
+
+def test_shared__purge_through_one_process_purges_every_process(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    first, second = start_shield("--local-ttl", "60"), start_shield("--local-ttl", "60")
+    for shield in (first, second):
+        assert shield.client.get("/api/user/leads", headers=A).status_code == 200
+        assert shield.client.get("/api/user/leads", headers=A).headers["x-cache"] == "HIT"
+    assert upstream.count() == 1
+    purged = first.client.delete("/_proxy/cache", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert purged.json() == {"purged": 1, "scope": "all", "shared": True}
+    # The second process held the entry in memory for a minute; the purge reached it.
+    deadline = time.monotonic() + 5
+    while second.client.get("/_proxy/stats").json()["entries"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert second.client.get("/api/user/leads", headers=A).headers["x-cache"] == "MISS"
+    assert upstream.count() == 2
+
+
+def test_shared__a_lead_write_through_one_process_drops_that_keys_listing_everywhere(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    first, second = start_shield("--local-ttl", "60"), start_shield("--local-ttl", "60")
+    for shield in (first, second):
+        assert shield.client.get("/api/user/leads", headers=B).status_code == 200
+    first.client.get("/api/user/leads", headers=A)
+    write = first.client.post("/api/user/lead", headers=A, json={"phone_number": "+15550001"})
+    assert write.status_code == 200
+    time.sleep(0.2)
+    assert second.client.get("/api/user/leads", headers=A).headers["x-cache"] == "MISS"
+    assert second.client.get("/api/user/leads", headers=B).headers["x-cache"] == "HIT"
+
+
+def test_shared__upstream_max_rps_is_one_budget_for_all_processes(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    shields = [start_shield("--upstream-max-rps", "10", "--ttl", "0") for _ in range(2)]
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            await asyncio.gather(
+                *(
+                    client.get(shields[n % 2].url + f"/api/user/leads?page={n}", headers=A)
+                    for n in range(12)
+                )
+            )
+
+    asyncio.run(run())
+    times = sorted(seen.at for seen in upstream.seen)
+    assert len(times) == 12
+    # 10 per second for both processes together, not 10 each: 12 requests
+    # span 1.1 s (0.55 s if each process paced alone), and no half second
+    # holds more than 6 (10 if each process paced alone).
+    assert times[-1] - times[0] >= 11 * 0.1 * 0.9
+    assert max(sum(1 for t in times if start <= t < start + 0.5) for start in times) <= 6
+
+
+def test_shared__redis_killed_mid_load_then_restarted_no_client_errors_entries_refill(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    shields = [start_shield("--ttl", "1", "--local-ttl", "0.2") for _ in range(2)]
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load(shield: Server, headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=shield.url, timeout=30) as client:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                answer = client.get(f"/api/user/leads?page={n % 5}", headers=headers)
+                statuses.append(answer.status_code)
+
+    threads = [
+        threading.Thread(target=load, args=(shield, headers))
+        for shield in shields
+        for headers in (A, B)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        redis_server.kill()
+        time.sleep(2.0)
+        down = [shield.client.get("/_proxy/stats").json() for shield in shields]
+        redis_server.start()
+        time.sleep(2.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert statuses, "no load was sent"
+    assert set(statuses) == {200}, f"{len(statuses)} requests: {sorted(set(statuses))}"
+    assert all(stats["redis"] == "down" and stats["redis_outages"] == 1 for stats in down)
+    for shield in shields:
+        stats = shield.client.get("/_proxy/stats").json()
+        assert stats["redis"] == "up"
+        log = shield.log()
+        assert log.count("unavailable (") == 1, log
+        assert log.count(" is back; ") == 1, log
+    # The restarted Redis started empty; the processes filled it again.
+    refilled = redis_server.client().keys("leads-proxy:leads:*")
+    assert len(refilled) >= 2
+
+
+def test_shared__starts_and_serves_while_redis_is_down(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    shield = start_shield(cache_url=nowhere)
+    first = shield.client.get("/api/user/leads", headers=A)
+    assert first.status_code == 200
+    assert shield.client.get("/api/user/leads", headers=A).headers["x-cache"] == "HIT"
+    assert upstream.count() == 1
+    stats = shield.client.get("/_proxy/stats").json()
+    assert stats["redis"] == "down"
+    assert stats["redis_errors"] >= 1
+    assert shield.log().count("unavailable (") == 1
+    assert "serving from this process's memory" in shield.log()
+
+
+def test_shared__slow_redis_counts_as_down_and_costs_a_client_at_most_the_timeout(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    shield = start_shield("--cache-timeout", "0.2")
+    assert shield.client.get("/api/user/leads", headers=A).status_code == 200
+    # Freeze Redis for 3 s: it accepts connections but answers nothing.
+    redis_server.client().execute_command("CLIENT", "PAUSE", "3000", "ALL")
+    started = time.monotonic()
+    answers = [shield.client.get(f"/api/user/leads?page={n}", headers=A) for n in range(5)]
+    spent = time.monotonic() - started
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert spent < 2.0  # not 5 x the timeout: down after the first, then not asked
+    assert shield.client.get("/_proxy/stats").json()["redis"] == "down"
+
+
+def test_shared__stats_and_metrics_hold_across_workers(
+    start_shield: StartShield, upstream: FakeUpstream
+) -> None:
+    shield = start_shield("--workers", "2")
+    for n in range(40):
+        response = httpx.get(f"{shield.url}/api/user/leads?page={n % 4}", headers=A, timeout=30)
+        assert response.status_code == 200
+    # Every scrape sees the same totals, whichever worker answers it.
+    for _ in range(6):
+        stats = httpx.get(f"{shield.url}/_proxy/stats", timeout=30).json()
+        assert stats["workers"] == 2
+        assert stats["requests"] == 40
+        assert stats["hits"] + stats["misses"] == 40
+        assert stats["upstream_requests"] == upstream.count() == 4
+    metrics = httpx.get(f"{shield.url}/_proxy/metrics", timeout=30).text
+    assert "leads_proxy_requests_total 40.0" in metrics
+    assert "leads_proxy_workers 2.0" in metrics
+    assert json.loads(json.dumps(stats))  # plain JSON
