@@ -185,6 +185,18 @@ def test_help__explains_every_option(args: list[str], mentions: list[str]) -> No
             "invalid value for --admin-token / LEADS_PROXY_ADMIN_TOKEN: expected at least 8",
             id="empty-admin-token",
         ),
+        pytest.param(
+            ["--mode", "proxy", "--cache-url", "redis://127.0.0.1:6379/0"],
+            {},
+            "--cache-url / LEADS_PROXY_CACHE_URL needs --key-secret / LEADS_PROXY_KEY_SECRET",
+            id="cache-url-without-key-secret",
+        ),
+        pytest.param(
+            ["--workers", "many"],
+            {},
+            "invalid value 'many' for --workers / LEADS_PROXY_WORKERS: expected a valid integer",
+            id="workers",
+        ),
     ],
 )
 def test_serve__a_bad_setting_exits_2_with_one_clear_line(

@@ -32,3 +32,43 @@ def test_settings__several_bad_values_one_line_each() -> None:
         "invalid value 'bogus' for --mode / LEADS_PROXY_MODE: expected one of mock, proxy, record",
         "invalid value '-1' for --port / LEADS_PROXY_PORT: expected a whole number from 0 to 65535",
     ]
+
+
+def test_settings__cache_url_needs_a_key_secret() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(cache_url="redis://127.0.0.1:6379/0")
+    message = str(caught.value)
+    assert message.startswith("--cache-url / LEADS_PROXY_CACHE_URL needs --key-secret")
+    assert "LEADS_PROXY_KEY_SECRET" in message
+    settings = load_settings(cache_url="redis://127.0.0.1:6379/0", key_secret="s" * 16)
+    assert settings.cache_url is not None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            {"cache_url": "http://:hunter2@cache:6379", "key_secret": "s" * 16},
+            "invalid value for --cache-url / LEADS_PROXY_CACHE_URL: expected a Redis URL like "
+            "redis://127.0.0.1:6379/0 (redis, rediss or unix)",
+        ),
+        (
+            {"key_secret": "hunter2"},
+            "invalid value for --key-secret / LEADS_PROXY_KEY_SECRET: "
+            "expected at least 16 characters",
+        ),
+        (
+            {"workers": "0"},
+            "invalid value '0' for --workers / LEADS_PROXY_WORKERS: "
+            "expected greater than or equal to 1",
+        ),
+    ],
+    ids=["cache-url-scheme", "short-key-secret", "no-workers"],
+)
+def test_settings__scale_out_values_are_checked_and_secrets_never_echoed(
+    given: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(**given)
+    assert str(caught.value) == expected
+    assert "hunter2" not in str(caught.value)
