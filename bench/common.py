@@ -38,8 +38,21 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """CPU time of a process and its live descendants (the workers of a server)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS)
+    tree, total = {pid}, 0.0
+    for _ in range(3):  # server -> workers; deep enough
+        tree |= {child for child, (parent, _) in stats.items() if parent in tree}
+    for member in tree:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
 
 
 @contextmanager
@@ -70,7 +83,7 @@ def serving(
         process.wait(timeout=10)
 
 
-def wrk(url: str, pid: int, seconds: int) -> Run:
+def wrk(url: str, pid: int, seconds: int, *, connections: int = 16) -> Run:
     def once(duration: int) -> tuple[str, float]:
         before = cpu_seconds(pid)
         out = subprocess.run(
@@ -80,7 +93,7 @@ def wrk(url: str, pid: int, seconds: int) -> Run:
                 "1",
                 "wrk",
                 "-t1",
-                "-c16",
+                f"-c{connections}",
                 f"-d{duration}s",
                 "--latency",
                 "-H",
