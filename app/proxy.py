@@ -350,9 +350,9 @@ class ProxyService:
         if entry is None or entry.state(now) is None or not shared.available:
             return entry  # Redis down: serve our own copy, asking Redis again next time
         # Redis lost it (restarted, evicted) or holds an older one: ours refills
-        # it, unless another process's fill got there first.
+        # it, unless another process's fill or a purge got there first.
         if found is None:
-            await shared.put(key, entry, only_if_absent=True)
+            await shared.restore(key, entry)
         held = entry.held(now + self._hold)
         self.storage.put(key, held)
         return held

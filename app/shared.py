@@ -7,6 +7,7 @@ What lives in Redis, under the `leads-proxy:` prefix:
     leads-proxy:lock:<fingerprint>:<query>    the fill lock (SET NX PX), holding a random token
     leads-proxy:cooldown:<fingerprint>        present while that API key must wait out a 429
     leads-proxy:pace                          the next free upstream slot, for --upstream-max-rps
+    leads-proxy:purged[:<fingerprint>]        when everything (or one key) was last purged
     leads-proxy:purge                         a channel: "*" or a fingerprint, for every process
 
 Fingerprints are HMACs of API keys under the shared --key-secret: nothing
@@ -47,6 +48,8 @@ log = logging.getLogger("leads_proxy")
 PREFIX = "leads-proxy:"
 PURGE_CHANNEL = PREFIX + "purge"
 PACE_KEY = PREFIX + "pace"
+PURGED = PREFIX + "purged"
+TOMBSTONE_MS = 24 * 3600 * 1000  # longer than any entry lives
 WATCH_EVERY = 1.0  # seconds between pings while Redis is down
 FORMAT = 1  # of the entry's metadata line
 
@@ -60,6 +63,16 @@ local wait = redis.call('PTTL', KEYS[1])
 if wait > 0 then return {2, wait} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, 0} end
 return {1, redis.call('PTTL', KEYS[2])}
+"""
+# RESTORE: a copy this process holds goes back into a Redis that lost it
+# (restarted, evicted), unless another fill got there first or a purge came
+# after the copy was made: a purged answer never comes back.
+RESTORE = """
+local purged = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'),
+                        tonumber(redis.call('GET', KEYS[3]) or '0'))
+if tonumber(ARGV[2]) <= purged then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0
 """
 # RELEASE: only the lock we took; one that expired and was taken again stays.
 RELEASE = """
@@ -177,6 +190,7 @@ class Shared:
         )
         self._claim = self._redis.register_script(CLAIM)
         self._release = self._redis.register_script(RELEASE)
+        self._restore = self._redis.register_script(RESTORE)
         self._pace = self._redis.register_script(PACE)
         self.stats = stats or Stats()
         self.stats.redis_up = 1
@@ -207,14 +221,26 @@ class Shared:
             log.warning("redis: %s holds something that is not an entry; ignored", key.short)
         return entry
 
-    async def put(self, key: CacheKey, entry: Entry, *, only_if_absent: bool = False) -> bool:
-        """Store an entry until its last window closes; False if it was not stored."""
+    async def put(self, key: CacheKey, entry: Entry) -> bool:
+        """Store a new entry until its last window closes; False if it was not stored."""
         left_ms = math.ceil((entry.error_until - self._clock()) * 1000)
         if left_ms <= 0:
             return False
         value = encode_entry(entry, shift=self.shift)
+        done = await self._call(lambda: self._redis.set(entry_key(key), value, px=left_ms))
+        return bool(done)
+
+    async def restore(self, key: CacheKey, entry: Entry) -> bool:
+        """Put back a copy Redis lost, if nothing newer and no purge came since."""
+        left_ms = math.ceil((entry.error_until - self._clock()) * 1000)
+        if left_ms <= 0:
+            return False
+        shift = self.shift
         done = await self._call(
-            lambda: self._redis.set(entry_key(key), value, px=left_ms, nx=only_if_absent)
+            lambda: self._restore(
+                keys=[entry_key(key), PURGED, f"{PURGED}:{key.fingerprint}"],
+                args=[encode_entry(entry, shift=shift), repr(entry.stored_at + shift), left_ms],
+            )
         )
         return bool(done)
 
@@ -293,6 +319,8 @@ class Shared:
         pattern = f"{PREFIX}leads:{fingerprint or ''}{':' if fingerprint else ''}*"
 
         async def delete_all() -> int:
+            tombstone = PURGED if fingerprint is None else f"{PURGED}:{fingerprint}"
+            await self._redis.set(tombstone, repr(self._wall()), px=TOMBSTONE_MS)
             deleted = 0
             async for batch in _batches(self._redis.scan_iter(match=pattern, count=500), 500):
                 deleted += int(await self._redis.delete(*batch))

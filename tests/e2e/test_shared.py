@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.cache import KeyMaker
-from app.shared import lock_key
+from app.cache import Entry, KeyMaker
+from app.shared import Shared, lock_key
 from tests.fake_upstream import FakeUpstream
 from tests.redis_server import RedisServer
 from tests.support import Server, clean_env, free_port, start_server
@@ -322,3 +322,48 @@ def test_shared__stats_and_metrics_hold_across_workers(
     assert "leads_proxy_requests_total 40.0" in metrics
     assert "leads_proxy_workers 2.0" in metrics
     assert json.loads(json.dumps(stats))  # plain JSON
+
+
+def test_shared__an_entry_redis_lost_is_put_back_by_a_process_holding_it(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    shield = start_shield("--local-ttl", "0.1")
+    assert shield.client.get("/api/user/leads", headers=A).status_code == 200
+    store = redis_server.client()
+    store.flushall()  # as after a restart, or an eviction
+    time.sleep(0.2)
+    again = shield.client.get("/api/user/leads", headers=A)
+    assert again.headers["x-cache"] == "HIT"
+    assert len(store.keys("leads-proxy:leads:*")) == 1
+    assert upstream.count() == 1
+
+
+def test_shared__a_copy_made_before_a_purge_is_never_put_back(redis_server: RedisServer) -> None:
+    key = KeyMaker(SECRET.encode()).key(KEY_A.encode(), "")
+
+    def copy(stored_at: float) -> Entry:
+        return Entry.build(
+            b"[]",
+            etag=b'"e"',
+            content_type=b"application/json",
+            stored_at=stored_at,
+            fresh_until=stored_at + 30,
+            stale_until=stored_at + 60,
+            error_until=stored_at + 600,
+        )
+
+    async def run() -> tuple[bool, bool, bool]:
+        shared = Shared(redis_server.url)
+        try:
+            now = time.monotonic()
+            old = copy(now - 1)
+            assert await shared.put(key, old)
+            assert await shared.purge(key.fingerprint) == 1
+            refused = await shared.restore(key, old)  # made before the purge
+            accepted = await shared.restore(key, copy(time.monotonic() + 0.01))
+            again = await shared.restore(key, copy(time.monotonic() + 0.02))  # present now
+            return refused, accepted, again
+        finally:
+            await shared.close()
+
+    assert asyncio.run(run()) == (False, True, False)

@@ -48,7 +48,7 @@ class FakeShared:
     waits: list[Any] = field(default_factory=list)
     entries: dict[CacheKey, Entry] = field(default_factory=dict)
     available: bool = True
-    puts: list[tuple[CacheKey, Entry, bool]] = field(default_factory=list)
+    puts: list[tuple[CacheKey, Entry, bool]] = field(default_factory=list)  # (.., restored)
     released: list[str] = field(default_factory=list)
     cooled: list[float] = field(default_factory=list)
 
@@ -56,8 +56,13 @@ class FakeShared:
         found = self.entries.get(key)
         return found.held(hold_until) if found and self.available else None
 
-    async def put(self, key: CacheKey, entry: Entry, *, only_if_absent: bool = False) -> bool:
-        self.puts.append((key, entry, only_if_absent))
+    async def put(self, key: CacheKey, entry: Entry) -> bool:
+        self.puts.append((key, entry, False))
+        self.entries[key] = entry
+        return True
+
+    async def restore(self, key: CacheKey, entry: Entry) -> bool:
+        self.puts.append((key, entry, True))
         self.entries[key] = entry
         return True
 
@@ -249,7 +254,7 @@ def test_hold__redis_that_lost_the_entry_gets_ours_back_if_still_absent() -> Non
     shared.entries.clear()  # Redis restarted empty
     clock.now += 1.5
     assert body_version(get(service)) == 1
-    assert shared.puts[-1][2] is True  # SET NX: a newer fill by another process wins
+    assert shared.puts[-1][2] is True  # restored: a newer fill or a purge since wins
     assert KEY in shared.entries
 
 
