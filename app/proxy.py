@@ -137,6 +137,7 @@ class ProxyService:
         # newer copy; alone, nothing newer can exist elsewhere.
         self._hold = hold if shared is not None else math.inf
         self._listener: asyncio.Task[None] | None = None
+        self._lookups: dict[CacheKey, asyncio.Task[Entry | None]] = {}
         self._clock = clock
         self._wall = wall
         self._fallback = fallback
@@ -191,7 +192,10 @@ class ProxyService:
         now = self._clock()
         entry = self.storage.get(key)
         if self.shared is not None and (entry is None or now >= entry.hot_until):
-            entry = await self._from_shared(self.shared, key, entry, now)
+            if entry is not None and entry.state(now) is State.FRESH:
+                self._look_up(self.shared, key, entry, now)  # ours meanwhile; Redis's next
+            else:
+                entry = await asyncio.shield(self._look_up(self.shared, key, entry, now))
         state = entry.state(now) if entry else None
 
         if entry is not None and "no-cache" not in directives:
@@ -338,20 +342,38 @@ class ProxyService:
     def _hold_until(self) -> float:
         return self._clock() + self._hold
 
+    def _look_up(
+        self, shared: Shared, key: CacheKey, entry: Entry | None, now: float
+    ) -> asyncio.Task[Entry | None]:
+        """The one Redis lookup for this key, started now or already on its way."""
+        task = self._lookups.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._from_shared(shared, key, entry, now)
+            )
+            self._lookups[key] = task
+            task.add_done_callback(lambda done: self._looked_up(key, done))
+        return task
+
+    def _looked_up(self, key: CacheKey, task: asyncio.Task[Entry | None]) -> None:
+        if self._lookups.get(key) is task:
+            del self._lookups[key]
+
     async def _from_shared(
         self, shared: Shared, key: CacheKey, entry: Entry | None, now: float
     ) -> Entry | None:
-        """A newer copy from Redis if it has one; ours written back if it has none."""
+        """A newer copy from Redis if it has one; else ours, held in memory a while longer."""
         found = await shared.get(key, hold_until=now + self._hold)
         if found is not None and (entry is None or found.stored_at >= entry.stored_at):
             self.stats.shared_hits += 1
             self.storage.put(key, found)
             return found
-        if entry is None or entry.state(now) is None or not shared.available:
-            return entry  # Redis down: serve our own copy, asking Redis again next time
-        # Redis lost it (restarted, evicted) or holds an older one: ours refills
-        # it, unless another process's fill or a purge got there first.
-        if found is None:
+        if entry is None or entry.state(now) is None:
+            return entry
+        # Redis lost it (restarted, evicted): ours refills it, unless another
+        # process's fill or a purge got there first. Redis down: ours it is,
+        # and no purge can come from anyone until Redis is back.
+        if found is None and shared.available:
             await shared.restore(key, entry)
         held = entry.held(now + self._hold)
         self.storage.put(key, held)

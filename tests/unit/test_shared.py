@@ -228,47 +228,108 @@ def test_cooldown__a_429_here_is_told_to_every_process() -> None:
 # --- the in-process layer in front -----------------------------------------------------
 
 
-def test_hold__a_hit_is_answered_from_memory_until_hold_then_redis_is_asked() -> None:
+def test_hold__past_hold_a_fresh_copy_is_served_while_redis_is_asked_once() -> None:
     clock = Clock()
     shared = FakeShared()
     script = Script([ok(1)])
     service = make(script, clock, shared, hold=1.0)
-    get(service)
-    assert service.hot_reply(b"", [AUTH]) is not None
-    clock.now += 1.5
-    assert service.hot_reply(b"", [AUTH]) is None  # held long enough: ask Redis
-    # Another process refreshed the entry meanwhile: its copy wins.
-    shared.entries[KEY] = entry(clock.now, version=9)
-    reply = get(service)
-    assert body_version(reply) == 9
+    lookups = 0
+    real_get = shared.get
+
+    async def counted_get(key: CacheKey, *, hold_until: float) -> Entry | None:
+        nonlocal lookups
+        lookups += 1
+        await asyncio.sleep(0)  # a round trip: others arrive meanwhile
+        return await real_get(key, hold_until=hold_until)
+
+    shared.get = counted_get  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await service.answer(Incoming(headers=[AUTH]))
+        assert service.hot_reply(b"", [AUTH]) is not None
+        clock.now += 1.5
+        assert service.hot_reply(b"", [AUTH]) is None  # held long enough: ask Redis
+        # Another process refreshed the entry meanwhile.
+        shared.entries[KEY] = entry(clock.now, version=9)
+        lookups_before = lookups
+        meanwhile = await asyncio.gather(
+            *(service.answer(Incoming(headers=[AUTH])) for _ in range(20))
+        )
+        # Ours is still fresh: served at once, while one lookup brings Redis's copy.
+        assert {body_version(reply) for reply in meanwhile} == {1}
+        assert {header(reply, b"x-cache") for reply in meanwhile} == {"HIT"}
+        await asyncio.sleep(0.01)
+        assert lookups - lookups_before == 1
+        assert body_version(await service.answer(Incoming(headers=[AUTH]))) == 9
+        assert service.hot_reply(b"", [AUTH]) is not None
+
+    asyncio.run(scenario())
     assert service.stats.shared_hits == 1
-    assert service.hot_reply(b"", [AUTH]) is not None
     assert len(script.requests) == 1
 
 
-def test_hold__redis_that_lost_the_entry_gets_ours_back_if_still_absent() -> None:
+def test_hold__without_a_fresh_copy_concurrent_requests_share_one_lookup() -> None:
+    clock = Clock()
+    shared = FakeShared()
+    shared.entries[KEY] = entry(clock.now, version=4)
+    script = Script([ok(1)])
+    service = make(script, clock, shared)
+    calls = 0
+    real_get = shared.get
+
+    async def counted_get(key: CacheKey, *, hold_until: float) -> Entry | None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return await real_get(key, hold_until=hold_until)
+
+    shared.get = counted_get  # type: ignore[method-assign]
+
+    async def scenario() -> list[Reply]:
+        return await asyncio.gather(*(service.answer(Incoming(headers=[AUTH])) for _ in range(20)))
+
+    replies = asyncio.run(scenario())
+    assert {body_version(reply) for reply in replies} == {4}
+    assert calls == 1
+    assert script.requests == []
+
+
+def test_hold__redis_that_lost_the_entry_gets_ours_back() -> None:
     clock = Clock()
     shared = FakeShared()
     service = make(Script([ok(1)]), clock, shared, hold=1.0)
-    get(service)
-    shared.entries.clear()  # Redis restarted empty
-    clock.now += 1.5
-    assert body_version(get(service)) == 1
+
+    async def scenario() -> None:
+        await service.answer(Incoming(headers=[AUTH]))
+        shared.entries.clear()  # Redis restarted empty
+        clock.now += 1.5
+        reply = await service.answer(Incoming(headers=[AUTH]))
+        assert body_version(reply) == 1
+        await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
     assert shared.puts[-1][2] is True  # restored: a newer fill or a purge since wins
     assert KEY in shared.entries
 
 
-def test_hold__with_redis_down_our_copy_is_served_and_nothing_is_written() -> None:
+def test_hold__with_redis_down_our_copy_is_held_again_and_nothing_is_written() -> None:
     clock = Clock()
     shared = FakeShared()
     service = make(Script([ok(1)]), clock, shared, hold=1.0)
-    get(service)
-    shared.available = False
-    writes = len(shared.puts)
-    clock.now += 1.5
-    reply = get(service)
-    assert header(reply, b"x-cache") == "HIT"
-    assert len(shared.puts) == writes
+
+    async def scenario() -> None:
+        await service.answer(Incoming(headers=[AUTH]))
+        shared.available = False
+        writes = len(shared.puts)
+        clock.now += 1.5
+        reply = await service.answer(Incoming(headers=[AUTH]))
+        assert header(reply, b"x-cache") == "HIT"
+        await asyncio.sleep(0.01)
+        # Back on the hot path for another hold, without Redis.
+        assert service.hot_reply(b"", [AUTH]) is not None
+        assert len(shared.puts) == writes
+
+    asyncio.run(scenario())
 
 
 # --- the shared upstream budget -------------------------------------------------------
