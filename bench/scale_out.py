@@ -12,8 +12,10 @@ configurations in the opposite order of the last. Configurations:
     1 worker + redis            --cache-url; hits from memory, Redis asked once
                                 a second per key (--local-ttl 1, the default)
     2 workers + redis
-    1 worker + redis, no hold   --local-ttl 0: every hit is read from Redis, to
-                                show what the in-process layer in front saves
+    1 worker + redis, no hold   --local-ttl 0: every hit past its first starts a
+                                Redis lookup (one at a time per key) while the
+                                fresh copy in memory answers: the worst case
+                                of asking Redis on the hit path
 
 The servers are not pinned and wrk runs on CPU 1: on a 2-CPU machine two
 workers share the CPUs with wrk and Redis, so the 2-worker ratios here are
