@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LEADS_PROXY_"
 DEFAULT_UPSTREAM = "https://app.sondos-ai.com/api"
-CACHE_SCHEMES = ("redis://", "rediss://", "unix://")
 SECRETS = frozenset({"admin_token", "key_secret", "cache_url"})  # never echoed back
 CACHE_URL_ALONE = (
     "--cache-url / LEADS_PROXY_CACHE_URL needs --key-secret / LEADS_PROXY_KEY_SECRET: "
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     @field_validator("cache_url")
     @classmethod
     def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not url.get_secret_value().startswith(CACHE_SCHEMES):
+        if url is not None and not _is_redis_url(url.get_secret_value()):
             raise ValueError("not a Redis URL")
         return url
 
@@ -123,6 +123,24 @@ class Settings(BaseSettings):
     @property
     def needs_fixtures(self) -> bool:
         return self.mode is Mode.MOCK or self.fallback is Fallback.FIXTURES
+
+
+def _is_redis_url(url: str) -> bool:
+    """redis://[user:password@]host[:port][/db], rediss://..., or unix:///path[?db=n]."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    db = parts.path.lstrip("/")
+    return (
+        parts.scheme in {"redis", "rediss"}
+        and bool(parts.hostname)
+        and (port is None or port > 0)
+        and (not db or db.isdigit())
+    )
 
 
 class SettingsError(ValueError):

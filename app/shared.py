@@ -207,7 +207,9 @@ class Shared:
     def where(self) -> str:
         """The server, for logs: host, port and db, never a password."""
         pool = self._redis.connection_pool.connection_kwargs
-        return f"{pool.get('host', '?')}:{pool.get('port', '?')}/{pool.get('db', 0)}"
+        if "path" in pool:
+            return f"{pool['path']} (db {pool.get('db', 0)})"
+        return f"{pool.get('host', '?')}:{pool.get('port', 6379)}/{pool.get('db', 0)}"
 
     # --- entries ----------------------------------------------------------------
 

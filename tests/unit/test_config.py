@@ -34,6 +34,29 @@ def test_settings__several_bad_values_one_line_each() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("redis://cache", True),
+        ("rediss://user:pw@cache.internal:6380/2", True),
+        ("unix:///run/redis/redis.sock?db=1", True),
+        ("redis://127.0.0.1:abc/0", False),
+        ("redis://127.0.0.1:6379/zero", False),
+        ("redis://", False),
+        ("unix://", False),
+        ("http://cache:6379", False),
+        ("cache:6379", False),
+    ],
+)
+def test_settings__cache_url_must_be_a_redis_url(url: str, valid: bool) -> None:
+    if valid:
+        assert load_settings(cache_url=url, key_secret="s" * 16).cache_url is not None
+    else:
+        with pytest.raises(SettingsError, match="expected a Redis URL"):
+            load_settings(cache_url=url, key_secret="s" * 16)
+
+
 def test_settings__cache_url_needs_a_key_secret() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(cache_url="redis://127.0.0.1:6379/0")
