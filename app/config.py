@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     def _secret_with_cache(self) -> Settings:
         if self.cache_url is not None and self.key_secret is None:
             raise ValueError(CACHE_URL_ALONE)
+        if self.mode is Mode.RECORD and self.workers > 1:
+            raise ValueError(
+                "--mode record runs as one process (it keeps one index of what it wrote): "
+                "leave --workers / LEADS_PROXY_WORKERS at 1"
+            )
         return self
 
     @property

@@ -95,3 +95,9 @@ def test_settings__scale_out_values_are_checked_and_secrets_never_echoed(
         load_settings(**given)
     assert str(caught.value) == expected
     assert "hunter2" not in str(caught.value)
+
+
+def test_settings__record_mode_runs_as_one_process() -> None:
+    with pytest.raises(SettingsError, match="--mode record runs as one process"):
+        load_settings(mode="record", workers="2")
+    assert load_settings(mode="proxy", workers="2").workers == 2
