@@ -90,7 +90,8 @@ def test_shared__four_processes_400_clients_on_a_cold_key_make_one_upstream_requ
     start_shield: StartShield, upstream: FakeUpstream
 ) -> None:
     shields = [start_shield() for _ in range(4)]
-    with upstream.behaving(delay=0.5):
+    # Slow enough that all 400 are in before the fill lands, on a slow CI machine too.
+    with upstream.behaving(delay=1.5):
         statuses = fan_out(shields, 400)
     assert statuses == [200] * 400
     assert upstream.count() == 1
