@@ -311,6 +311,7 @@ class ProxyService:
             waited = await shared.wait_for_fill(key, until=until, hold_until=self._hold_until())
             if isinstance(waited, Entry):
                 self.storage.put(key, waited)
+                self._gauges()
                 return Filled(waited, stored=True, by_peer=True)
             if isinstance(waited, Cooling):
                 return self._cool(key, waited.seconds)
@@ -367,6 +368,7 @@ class ProxyService:
         if found is not None and (entry is None or found.stored_at >= entry.stored_at):
             self.stats.shared_hits += 1
             self.storage.put(key, found)
+            self._gauges()
             return found
         if entry is None or entry.state(now) is None:
             return entry
