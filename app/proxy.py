@@ -22,9 +22,9 @@ import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, State, normalize_query
 from app.fixtures import etag_of
@@ -36,6 +36,7 @@ from app.stats import Stats
 from app.upstream import Answer, Upstream, UpstreamError, UpstreamUnavailable, forwardable
 
 log = logging.getLogger("leads_proxy")
+T = TypeVar("T")
 access = logging.getLogger("leads_proxy.access")
 
 DEFAULT_COOLDOWN = 10.0  # seconds, for a 429 that says no Retry-After
@@ -273,18 +274,12 @@ class ProxyService:
                 "Authorization": (incoming.header(b"authorization") or b"").decode("latin-1"),
                 "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
             }
-            task = asyncio.get_running_loop().create_task(
-                self._fill(key, incoming.query.decode("latin-1"), headers)
+            task = _one_per_key(
+                self._flights, key, self._fill(key, incoming.query.decode("latin-1"), headers)
             )
-            self._flights[key] = task
-            task.add_done_callback(lambda done: self._land(key, done))
         else:
             self.stats.collapsed_waiters += 1
         return asyncio.shield(task)
-
-    def _land(self, key: CacheKey, task: asyncio.Task[Outcome]) -> None:
-        if self._flights.get(key) is task:
-            del self._flights[key]
 
     def _refresh(self, key: CacheKey, incoming: Incoming) -> None:
         """Start a background refresh, unless one is on its way or the key must wait."""
@@ -308,7 +303,8 @@ class ProxyService:
             if claim is not Claim.TAKEN:
                 break
             self.stats.shared_waits += 1
-            waited = await shared.wait_for_fill(key, until=until, hold_until=self._hold_until())
+            hold_until = self._clock() + self._hold
+            waited = await shared.wait_for_fill(key, until=until, hold_until=hold_until)
             if isinstance(waited, Entry):
                 self.storage.put(key, waited)
                 self._gauges()
@@ -340,25 +336,14 @@ class ProxyService:
         self._cooldowns[key.fingerprint] = until
         return Limited(None, until)
 
-    def _hold_until(self) -> float:
-        return self._clock() + self._hold
-
     def _look_up(
         self, shared: Shared, key: CacheKey, entry: Entry | None, now: float
     ) -> asyncio.Task[Entry | None]:
         """The one Redis lookup for this key, started now or already on its way."""
         task = self._lookups.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(
-                self._from_shared(shared, key, entry, now)
-            )
-            self._lookups[key] = task
-            task.add_done_callback(lambda done: self._looked_up(key, done))
+            task = _one_per_key(self._lookups, key, self._from_shared(shared, key, entry, now))
         return task
-
-    def _looked_up(self, key: CacheKey, task: asyncio.Task[Entry | None]) -> None:
-        if self._lookups.get(key) is task:
-            del self._lookups[key]
 
     async def _from_shared(
         self, shared: Shared, key: CacheKey, entry: Entry | None, now: float
@@ -643,6 +628,21 @@ class ProxyService:
         upstream = f"{waited * 1000:.1f}ms" if waited is not None else "-"
         short = key.short if isinstance(key, CacheKey) else (key or "-")
         access.info("%s %s %d %s upstream=%s key=%s", method, path, status, label, upstream, short)
+
+
+def _one_per_key(
+    tasks: dict[CacheKey, asyncio.Task[T]], key: CacheKey, work: Coroutine[Any, Any, T]
+) -> asyncio.Task[T]:
+    """Start `work` as the key's task in `tasks`, which it leaves when done."""
+    task = asyncio.get_running_loop().create_task(work)
+    tasks[key] = task
+
+    def leave(done: asyncio.Task[T]) -> None:
+        if tasks.get(key) is done:
+            del tasks[key]
+
+    task.add_done_callback(leave)
+    return task
 
 
 def _labelled(reply: Reply, label: bytes, status: bytes) -> Reply:
