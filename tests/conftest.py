@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_upstream import FakeUpstream
 from tests.support import Server, start_server
 
 
@@ -21,3 +22,11 @@ def fixtures_dir(tmp_path: Path) -> Path:
     """An empty fixtures directory with its leads/ folder, for a test to fill."""
     (tmp_path / "fixtures" / "leads").mkdir(parents=True)
     return tmp_path / "fixtures"
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    """The fake Sondos API on a loopback port, counting what reaches it."""
+    fake = FakeUpstream()
+    yield fake
+    fake.stop()

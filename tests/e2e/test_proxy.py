@@ -27,13 +27,6 @@ StartProxy = Callable[..., Server]
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def start_proxy(tmp_path: Path, upstream: FakeUpstream) -> Iterator[StartProxy]:
     started: list[Server] = []
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,6 @@ from tests.support import AUTH, LEADS_PROXY, ROOT, clean_env, start_server
 
 KEY = "7|record-secret-token-value"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream()
-    yield fake
-    fake.stop()
 
 
 def every_file(root: Path) -> list[Path]:

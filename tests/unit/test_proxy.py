@@ -8,6 +8,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +54,9 @@ def status(code: int, **headers: str) -> Callable[[httpx.Request], httpx.Respons
     return lambda _request: httpx.Response(code, json={"message": "no"}, headers=headers)
 
 
-def make(script: Script, clock: Clock, **config: float) -> ProxyService:
+def make(
+    script: Script, clock: Clock, *, shared: Any = None, hold: float = 1.0, **config: float
+) -> ProxyService:
     upstream = Upstream(
         "http://upstream.test/api", transport=httpx.MockTransport(script), clock=clock
     )
@@ -65,6 +68,8 @@ def make(script: Script, clock: Clock, **config: float) -> ProxyService:
         clock=clock,
         wall=lambda: 1_700_000_000.0,
         access_log=False,
+        shared=shared,
+        hold=hold,
     )
 
 

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from app.cache import CacheKey, Entry, KeyMaker, MemoryStorage
-from app.proxy import ProxyConfig, ProxyService
+from app.cache import CacheKey, Entry, KeyMaker
+from app.proxy import ProxyService
 from app.reply import Incoming, Reply
 from app.shared import Claim, Cooling, SharedPacer, Wait, decode_entry, encode_entry
 from app.stats import Stats
-from app.upstream import Upstream
 from tests.unit.test_proxy import AUTH, TOKEN, Clock, Script, body_version, header, ok, status
+from tests.unit.test_proxy import make as make_proxy
 
 KEY = KeyMaker(b"k" * 32).key(TOKEN, "")
 
@@ -87,20 +86,21 @@ class FakeShared:
 
 
 def make(script: Script, clock: Clock, shared: FakeShared, hold: float = 1.0) -> ProxyService:
-    upstream = Upstream(
-        "http://upstream.test/api", transport=httpx.MockTransport(script), clock=clock
-    )
-    return ProxyService(
-        upstream=upstream,
-        storage=MemoryStorage(max_entries=100, max_bytes=1_000_000, clock=clock),
-        keys=KeyMaker(b"k" * 32),
-        config=ProxyConfig(),
-        clock=clock,
-        wall=lambda: 1_700_000_000.0,
-        access_log=False,
-        shared=shared,  # type: ignore[arg-type]
-        hold=hold,
-    )
+    return make_proxy(script, clock, shared=shared, hold=hold)
+
+
+def count_lookups(shared: FakeShared) -> list[CacheKey]:
+    """Make each Redis lookup take a round trip (others arrive meanwhile); list them."""
+    lookups: list[CacheKey] = []
+    real_get = shared.get
+
+    async def counted_get(key: CacheKey, *, hold_until: float) -> Entry | None:
+        lookups.append(key)
+        await asyncio.sleep(0)
+        return await real_get(key, hold_until=hold_until)
+
+    shared.get = counted_get  # type: ignore[method-assign]
+    return lookups
 
 
 def get(service: ProxyService) -> Reply:
@@ -233,16 +233,7 @@ def test_hold__past_hold_a_fresh_copy_is_served_while_redis_is_asked_once() -> N
     shared = FakeShared()
     script = Script([ok(1)])
     service = make(script, clock, shared, hold=1.0)
-    lookups = 0
-    real_get = shared.get
-
-    async def counted_get(key: CacheKey, *, hold_until: float) -> Entry | None:
-        nonlocal lookups
-        lookups += 1
-        await asyncio.sleep(0)  # a round trip: others arrive meanwhile
-        return await real_get(key, hold_until=hold_until)
-
-    shared.get = counted_get  # type: ignore[method-assign]
+    lookups = count_lookups(shared)
 
     async def scenario() -> None:
         await service.answer(Incoming(headers=[AUTH]))
@@ -251,7 +242,7 @@ def test_hold__past_hold_a_fresh_copy_is_served_while_redis_is_asked_once() -> N
         assert service.hot_reply(b"", [AUTH]) is None  # held long enough: ask Redis
         # Another process refreshed the entry meanwhile.
         shared.entries[KEY] = entry(clock.now, version=9)
-        lookups_before = lookups
+        lookups_before = len(lookups)
         meanwhile = await asyncio.gather(
             *(service.answer(Incoming(headers=[AUTH])) for _ in range(20))
         )
@@ -259,7 +250,7 @@ def test_hold__past_hold_a_fresh_copy_is_served_while_redis_is_asked_once() -> N
         assert {body_version(reply) for reply in meanwhile} == {1}
         assert {header(reply, b"x-cache") for reply in meanwhile} == {"HIT"}
         await asyncio.sleep(0.01)
-        assert lookups - lookups_before == 1
+        assert len(lookups) - lookups_before == 1
         assert body_version(await service.answer(Incoming(headers=[AUTH]))) == 9
         assert service.hot_reply(b"", [AUTH]) is not None
 
@@ -274,23 +265,14 @@ def test_hold__without_a_fresh_copy_concurrent_requests_share_one_lookup() -> No
     shared.entries[KEY] = entry(clock.now, version=4)
     script = Script([ok(1)])
     service = make(script, clock, shared)
-    calls = 0
-    real_get = shared.get
-
-    async def counted_get(key: CacheKey, *, hold_until: float) -> Entry | None:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0)
-        return await real_get(key, hold_until=hold_until)
-
-    shared.get = counted_get  # type: ignore[method-assign]
+    lookups = count_lookups(shared)
 
     async def scenario() -> list[Reply]:
         return await asyncio.gather(*(service.answer(Incoming(headers=[AUTH])) for _ in range(20)))
 
     replies = asyncio.run(scenario())
     assert {body_version(reply) for reply in replies} == {4}
-    assert calls == 1
+    assert len(lookups) == 1
     assert script.requests == []
 
 
