@@ -50,6 +50,7 @@ PURGE_CHANNEL = PREFIX + "purge"
 PACE_KEY = PREFIX + "pace"
 PURGED = PREFIX + "purged"
 TOMBSTONE_MS = 24 * 3600 * 1000  # longer than any entry lives
+PURGE_WITHIN = 60.0  # seconds for a whole purge: one SCAN and DEL per 500 entries
 WATCH_EVERY = 1.0  # seconds between pings while Redis is down
 FORMAT = 1  # of the entry's metadata line
 
@@ -329,7 +330,7 @@ class Shared:
             await self._redis.publish(PURGE_CHANNEL, fingerprint or "*")
             return deleted
 
-        return await self._call(delete_all)
+        return await self._call(delete_all, within=PURGE_WITHIN)
 
     async def listen(self, on_purge: Callable[[str | None], object]) -> None:
         """Apply purges announced by any process, for as long as the process runs."""
@@ -352,12 +353,18 @@ class Shared:
 
     # --- being up or down ---------------------------------------------------------
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T | None:
-        """Make one Redis call; None, and the layer marked down, if it fails."""
+    async def _call(
+        self, call: Callable[[], Awaitable[T]], *, within: float | None = None
+    ) -> T | None:
+        """Make one Redis call; None, and the layer marked down, if it fails.
+
+        Each command is bounded by the socket timeout; `within` bounds the
+        whole call, for the few that take many commands (a purge).
+        """
         if not self.available:
             return None
         try:
-            async with asyncio.timeout(self.timeout * 2):
+            async with asyncio.timeout(within or self.timeout * 2):
                 return await call()
         except (RedisError, OSError, TimeoutError) as error:
             self.stats.redis_errors += 1

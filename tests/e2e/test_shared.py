@@ -364,3 +364,23 @@ def test_shared__a_copy_made_before_a_purge_is_never_put_back(redis_server: Redi
             await shared.close()
 
     assert asyncio.run(run()) == (False, True, False)
+
+
+def test_shared__purging_many_entries_takes_many_calls_and_is_not_taken_for_redis_down(
+    redis_server: RedisServer,
+) -> None:
+    store = redis_server.client()
+    with store.pipeline(transaction=False) as pipe:
+        for n in range(50_000):
+            pipe.set(f"leads-proxy:leads:{'f' * 32}:page={n}", b"x", px=600_000)
+        pipe.execute()
+
+    async def run() -> tuple[int | None, bool]:
+        shared = Shared(redis_server.url, timeout=0.05)
+        try:
+            return await shared.purge("f" * 32), shared.available
+        finally:
+            await shared.close()
+
+    assert asyncio.run(run()) == (50_000, True)
+    assert store.keys("leads-proxy:leads:*") == []
