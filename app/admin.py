@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from app.deps import ProxyDep, SettingsDep
 from app.proxy import ProxyService
 from app.reply import bearer_token
-from app.stats import ERROR_KINDS
+from app.stats import DECLARED, ERROR_KINDS
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
@@ -102,14 +102,9 @@ class StatsCollector(Collector):
         responses = CounterMetricFamily(
             "leads_proxy_responses", "Leads listing answers by cache result", labels=["cache"]
         )
-        for label, name in [
-            ("hit", "hits"),
-            ("miss", "misses"),
-            ("stale", "stale_served"),
-            ("bypass", "bypassed"),
-            ("fallback", "fallback_served"),
-        ]:
-            responses.add_metric([label], snapshot[name])
+        for cell in DECLARED:
+            if cell.cache is not None:
+                responses.add_metric([cell.cache], snapshot[cell.name])
         yield responses
         errors = CounterMetricFamily(
             "leads_proxy_upstream_errors", "Upstream failures by kind", labels=["kind"]
@@ -117,30 +112,15 @@ class StatsCollector(Collector):
         for kind in ERROR_KINDS:
             errors.add_metric([kind], snapshot["upstream_errors"].get(kind, 0))
         yield errors
-        for name, help_text in [
-            ("requests", "Requests handled"),
-            ("upstream_requests", "Requests sent to the upstream"),
-            ("collapsed_waiters", "Requests that waited on another's upstream request"),
-            ("background_refreshes", "Stale entries refreshed in the background"),
-            ("not_modified", "304 answers"),
-            ("forwarded", "Other API requests forwarded"),
-            ("invalidations", "Cache drops after a write to a lead"),
-            ("shared_hits", "Answers taken from the shared cache (Redis)"),
-            ("shared_waits", "Fills waited for while another process asked the upstream"),
-            ("redis_errors", "Redis calls that failed or timed out"),
-            ("redis_outages", "Times Redis went from answering to not"),
-        ]:
-            if name in snapshot:
-                yield CounterMetricFamily(f"leads_proxy_{name}", help_text, value=snapshot[name])
-        for name, help_text in [
-            ("entries", "Entries in the cache"),
-            ("bytes", "Bytes held by the cache"),
-            ("keys_cooling_down", "API keys waiting out an upstream 429"),
-        ]:
-            yield GaugeMetricFamily(f"leads_proxy_cache_{name}", help_text, value=snapshot[name])
+        for cell in DECLARED:
+            if cell.cache is not None or cell.name not in snapshot:
+                continue
+            value = snapshot[cell.name]
+            if not cell.gauge:
+                yield CounterMetricFamily(f"leads_proxy_{cell.name}", cell.help, value=value)
+            elif cell.name == "redis_up":
+                yield GaugeMetricFamily("leads_proxy_redis_up", cell.help, value=value)
+            else:
+                yield GaugeMetricFamily(f"leads_proxy_cache_{cell.name}", cell.help, value=value)
         workers = snapshot["workers"]
         yield GaugeMetricFamily("leads_proxy_workers", "Worker processes", value=workers)
-        if "redis_up" in snapshot:
-            yield GaugeMetricFamily(
-                "leads_proxy_redis_up", "Workers that reach Redis now", value=snapshot["redis_up"]
-            )

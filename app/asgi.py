@@ -6,6 +6,9 @@ default; proxy: a fresh cache hit) straight from its bytes, anything else by
 the same `service.answer` call the FastAPI route makes. Everything else goes
 on to the wrapped app untouched. Without this layer (`create_app` alone) the
 app answers the same, only with FastAPI's cost per request.
+
+With `access` (mock mode), this layer also writes uvicorn's access line for
+every request, into a buffer rather than through the logging module.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from app.access import AccessLog, uvicorn_line
 from app.reply import Incoming, LeadsService
 
 Scope = MutableMapping[str, Any]
@@ -28,13 +32,19 @@ LEADS_PATHS = frozenset({"/api/user/leads", "/leads"})
 class FastLeads:
     """ASGI middleware: the leads listing, answered before routing."""
 
-    def __init__(self, app: ASGIApp, service: LeadsService) -> None:
+    def __init__(
+        self, app: ASGIApp, service: LeadsService, *, access: AccessLog | None = None
+    ) -> None:
         self.app = app
         self.service = service
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in LEADS_PATHS:
-            await self.app(scope, receive, send)
+            if self.access is None or scope["type"] != "http":
+                await self.app(scope, receive, send)
+            else:
+                await self._logged(scope, receive, send, self.access)
             return
         reply = self.service.hot_reply(scope["query_string"], scope["headers"])
         if reply is None:
@@ -44,3 +54,15 @@ class FastLeads:
         start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         await send(start)
         await send({"type": "http.response.body", "body": reply.body})
+        if self.access is not None:
+            self.access.line(uvicorn_line(scope, reply.status))
+
+    async def _logged(self, scope: Scope, receive: Receive, send: Send, access: AccessLog) -> None:
+        """The wrapped app, with the access line of what it answered."""
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                access.line(uvicorn_line(scope, message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, sending)

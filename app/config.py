@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LEADS_PROXY_"
@@ -64,6 +65,39 @@ def bundled_fixtures_dir() -> Path:
     return package_dir.parent / "fixtures"
 
 
+GROUPS = {
+    "serve": "",
+    "proxy": "proxy mode",
+    "record": "record mode (proxy mode, and each 200 written as a fixture)",
+    "scale": "scale-out (several workers; one cache and upstream budget shared through Redis)",
+}
+
+
+def setting(
+    default: Any = None,
+    help_text: str = "",
+    *,
+    group: str = "serve",
+    metavar: str | None = None,
+    expected: str | None = None,
+    bare: str | None = None,
+    **constraints: Any,
+) -> Any:
+    """One setting, declared once: its default, bounds, help, flag group and metavar.
+
+    The `serve` flag, its --help line and the message for a bad value are
+    derived from this; the env twin is LEADS_PROXY_<NAME>. `expected` says what
+    a good value looks like where the bounds cannot; `bare` is the value of
+    the flag given alone (`--anonymize` means `--anonymize on`).
+    """
+    extra: JsonDict = {"group": group, "metavar": metavar, "expected": expected, "bare": bare}
+    if callable(default):
+        return Field(
+            default_factory=default, description=help_text, json_schema_extra=extra, **constraints
+        )
+    return Field(default, description=help_text, json_schema_extra=extra, **constraints)
+
+
 class Settings(BaseSettings):
     """Every setting of the server; each has a CLI flag and an env var twin."""
 
@@ -75,37 +109,122 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    mode: Mode = Mode.MOCK
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: Annotated[int, Field(ge=0, le=65535)] = 8000
-    fixtures: Path = Field(default_factory=bundled_fixtures_dir)
-    mock_auth: Switch = Switch.ON
-    log_level: LogLevel = LogLevel.INFO
-    access_log: Switch = Switch.ON
+    mode: Mode = setting(Mode.MOCK, "how to answer: mock replays fixtures offline")
+    host: str = setting("127.0.0.1", "interface to listen on", metavar="HOST", min_length=1)
+    port: int = setting(8000, "TCP port to listen on", metavar="PORT", ge=0, le=65535)
+    fixtures: Path = setting(
+        bundled_fixtures_dir, "fixtures directory, holding leads/<name>.json", metavar="DIR"
+    )
+    mock_auth: Switch = setting(
+        Switch.ON, "answer 401 without an 'Authorization: Bearer ...' header, like the real API"
+    )
+    log_level: LogLevel = setting(LogLevel.INFO, "log verbosity")
+    access_log: Switch = setting(
+        Switch.ON, "log one line per request (buffered, flushed each second)"
+    )
 
-    # Proxy mode.
-    upstream_url: HttpUrl = HttpUrl(DEFAULT_UPSTREAM)
-    upstream_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
-    upstream_max_rps: Annotated[float, Field(gt=0)] | None = None
-    ttl: Annotated[float, Field(ge=0)] = 30.0
-    stale_while_revalidate: Annotated[float, Field(ge=0)] = 30.0
-    stale_if_error: Annotated[float, Field(ge=0)] = 600.0
-    max_entries: Annotated[int, Field(ge=1)] = 10_000
-    max_bytes: Annotated[int, Field(ge=1)] = 256 * 1024 * 1024
-    max_entry_bytes: Annotated[int, Field(ge=1)] = 8 * 1024 * 1024
-    fallback: Fallback = Fallback.NONE
-    admin_token: Annotated[SecretStr, Field(min_length=8)] | None = None
+    upstream_url: HttpUrl = setting(
+        HttpUrl(DEFAULT_UPSTREAM),
+        "the real API's base URL",
+        group="proxy",
+        metavar="URL",
+        expected=f"an http or https URL like {DEFAULT_UPSTREAM}",
+    )
+    upstream_timeout: float = setting(
+        10.0, "seconds to wait for the upstream", group="proxy", metavar="SECONDS", gt=0, le=300
+    )
+    upstream_max_rps: float | None = setting(
+        None,
+        "at most this many upstream requests per second, for the whole process",
+        group="proxy",
+        metavar="RPS",
+        gt=0,
+    )
+    ttl: float = setting(30.0, "seconds an answer is fresh", group="proxy", metavar="SECONDS", ge=0)
+    stale_while_revalidate: float = setting(
+        30.0,
+        "seconds past the TTL an answer is still served while refreshed in the background",
+        group="proxy",
+        metavar="SECONDS",
+        ge=0,
+    )
+    stale_if_error: float = setting(
+        600.0,
+        "seconds past the TTL an answer may stand in for a failed or rate-limited upstream",
+        group="proxy",
+        metavar="SECONDS",
+        ge=0,
+    )
+    max_entries: int = setting(10_000, "most answers cached", group="proxy", metavar="N", ge=1)
+    max_bytes: int = setting(
+        256 * 1024 * 1024, "most bytes of answers cached", group="proxy", metavar="BYTES", ge=1
+    )
+    max_entry_bytes: int = setting(
+        8 * 1024 * 1024,
+        "larger answers are passed on, not cached",
+        group="proxy",
+        metavar="BYTES",
+        ge=1,
+    )
+    fallback: Fallback = setting(
+        Fallback.NONE,
+        "when the upstream fails and nothing is cached: none (502/504) or fixtures",
+        group="proxy",
+    )
+    admin_token: SecretStr | None = setting(
+        None,
+        "bearer token for DELETE /_proxy/cache; purging is off without it "
+        "(prefer the env var: a flag shows in the process list)",
+        group="proxy",
+        metavar="TOKEN",
+        min_length=8,
+    )
 
-    # Record mode.
-    anonymize: Switch = Switch.OFF
-    record_as_default: Switch = Switch.OFF
+    anonymize: Switch = setting(
+        Switch.OFF,
+        "replace phone numbers, names and emails with consistent fakes before writing",
+        group="record",
+        bare="on",
+    )
+    record_as_default: Switch = setting(
+        Switch.OFF,
+        "also write the answer to the unfiltered listing as leads/default.json",
+        group="record",
+        bare="on",
+    )
 
-    # Scale-out: several workers, and a cache shared through Redis.
-    workers: Annotated[int, Field(ge=1, le=64)] = 1
-    cache_url: SecretStr | None = None
-    cache_timeout: Annotated[float, Field(gt=0, le=10)] = 0.25
-    key_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
-    local_ttl: Annotated[float, Field(ge=0)] = 1.0
+    workers: int = setting(1, "uvicorn worker processes", group="scale", metavar="N", ge=1, le=64)
+    cache_url: SecretStr | None = setting(
+        None,
+        "Redis (or Valkey) holding the cache, fill locks, 429 cooldowns and the "
+        "--upstream-max-rps budget for every process, e.g. redis://127.0.0.1:6379/0",
+        group="scale",
+        metavar="URL",
+        expected="a Redis URL like redis://127.0.0.1:6379/0 (redis, rediss or unix)",
+    )
+    cache_timeout: float = setting(
+        0.25,
+        "seconds a Redis call may take before Redis counts as down",
+        group="scale",
+        metavar="SECONDS",
+        gt=0,
+        le=10,
+    )
+    key_secret: SecretStr | None = setting(
+        None,
+        "HMAC secret for cache keys, the same on every process; required with --cache-url "
+        "(prefer the env var)",
+        group="scale",
+        metavar="SECRET",
+        min_length=16,
+    )
+    local_ttl: float = setting(
+        1.0,
+        "seconds a hit is answered from process memory before Redis is asked for a newer copy",
+        group="scale",
+        metavar="SECONDS",
+        ge=0,
+    )
 
     @field_validator("cache_url")
     @classmethod
@@ -168,33 +287,56 @@ def describe_settings_error(error: ValidationError) -> str:
             lines.append(str(problem["msg"]).removeprefix("Value error, "))
             continue
         field = str(problem["loc"][0])
-        expected = _expected(field, problem["msg"])
         given = problem.get("input")
         secret = field in SECRETS
         shown = f" {given!r}" if isinstance(given, str | int) and not secret else ""
-        lines.append(f"invalid value{shown} for {flag_name(field)} / {env_name(field)}: {expected}")
+        lines.append(
+            f"invalid value{shown} for {flag_name(field)} / {env_name(field)}: "
+            f"expected {expected(field)}"
+        )
     return "\n".join(lines)
 
 
-def _expected(field: str, message: str) -> str:
-    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
+def extra(field: str) -> dict[str, Any]:
+    """What `setting` declared of a field beyond pydantic's own: group, metavar, ..."""
+    declared = Settings.model_fields[field].json_schema_extra
+    return declared if isinstance(declared, dict) else {}
+
+
+def choices(field: str) -> list[str] | None:
+    """The values an enum setting takes, or None for any other setting."""
+    annotation = Settings.model_fields[field].annotation
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return "expected one of " + ", ".join(str(member.value) for member in annotation)
-    if field == "port":
-        return "expected a whole number from 0 to 65535"
-    if field == "admin_token":
-        return "expected at least 8 characters"
-    if field == "key_secret":
-        return "expected at least 16 characters"
-    if field == "cache_url":
-        return "expected a Redis URL like redis://127.0.0.1:6379/0 (redis, rediss or unix)"
-    if field == "upstream_url":
-        return f"expected an http or https URL like {DEFAULT_UPSTREAM}"
+        return [str(member.value) for member in annotation]
+    return None
+
+
+def expected(field: str) -> str:
+    """What a good value of the setting looks like, from its declaration."""
     if field not in Settings.model_fields:
         return "unknown setting"
-    if message.startswith("Input should be "):
-        return "expected " + message.removeprefix("Input should be ")
-    return message
+    if (values := choices(field)) is not None:
+        return "one of " + ", ".join(values)
+    if said := extra(field).get("expected"):
+        return str(said)
+    info = Settings.model_fields[field]
+    bounds = {
+        name: getattr(rule, name) for rule in info.metadata for name in ("ge", "gt", "le", "lt")
+        if hasattr(rule, name)
+    }  # fmt: skip
+    length = next((rule.min_length for rule in info.metadata if hasattr(rule, "min_length")), None)
+    if length is not None and info.annotation is not str:
+        return f"at least {length} characters"
+    kind = "a whole number" if info.annotation is int else "a number"
+    if "ge" in bounds and "le" in bounds:
+        return f"{kind} from {bounds['ge']:g} to {bounds['le']:g}"
+    if "gt" in bounds and "le" in bounds:
+        return f"{kind} above {bounds['gt']:g}, at most {bounds['le']:g}"
+    if "ge" in bounds:
+        return f"{kind}, {bounds['ge']:g} or more"
+    if "gt" in bounds:
+        return f"{kind} above {bounds['gt']:g}"
+    return kind if info.annotation in {int, float} else "a non-empty value"
 
 
 def load_settings(**given: Any) -> Settings:

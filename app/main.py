@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -17,12 +19,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app import admin, routes
+from app.access import AccessLog
 from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
 from app.config import Mode, Settings, Switch
+from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
-from app.proxy import ProxyConfig, ProxyService
+from app.proxy import ProxyService
 from app.record import Recorder
 from app.shared import Shared, SharedPacer
 from app.stats import Stats
@@ -51,23 +55,30 @@ def create_app(
     """
     if fixtures is None and settings.needs_fixtures:
         fixtures = load_fixtures(settings.fixtures)
+    access = AccessLog() if settings.access_log is Switch.ON else None
     service: MockService | ProxyService
     if settings.mode is Mode.MOCK and fixtures is not None:
         service = MockService(fixtures, require_auth=settings.mock_auth is Switch.ON)
     else:
-        service = build_proxy(settings, fixtures, stats=Stats(stats_dir))
+        service = build_proxy(settings, fixtures, stats=Stats(stats_dir), access=access)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        flusher = asyncio.get_running_loop().create_task(access.run()) if access else None
         if isinstance(service, ProxyService):
             await service.start()
         yield
         if isinstance(service, ProxyService):
             await service.close()
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
 
     app = FastAPI(title="leads-proxy", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
+    app.state.access = access
     app.include_router(routes.router)
     app.include_router(admin.router)
     if isinstance(service, ProxyService):
@@ -105,7 +116,11 @@ def create_app(
 
 
 def build_proxy(
-    settings: Settings, fixtures: FixtureSet | None, *, stats: Stats | None = None
+    settings: Settings,
+    fixtures: FixtureSet | None,
+    *,
+    stats: Stats | None = None,
+    access: AccessLog | None = None,
 ) -> ProxyService:
     stats = stats or Stats()
     shared = (
@@ -122,21 +137,20 @@ def build_proxy(
         else pacer,
     )
     secret = settings.key_secret.get_secret_value().encode() if settings.key_secret else None
-    return ProxyService(
+    filler = Filler(
         upstream=upstream,
         storage=MemoryStorage(
-            max_entries=settings.max_entries,
-            max_bytes=settings.max_bytes,
-            clock=time.monotonic,
+            max_entries=settings.max_entries, max_bytes=settings.max_bytes, clock=time.monotonic
         ),
-        keys=KeyMaker(secret),
         config=ProxyConfig(
             ttl=settings.ttl,
             stale_while_revalidate=settings.stale_while_revalidate,
             stale_if_error=settings.stale_if_error,
             max_entry_bytes=settings.max_entry_bytes,
         ),
-        fallback=MockService(fixtures, require_auth=False) if fixtures is not None else None,
+        stats=stats,
+        shared=shared,
+        hold=settings.local_ttl,
         recorder=Recorder(
             settings.fixtures,
             anonymize=settings.anonymize is Switch.ON,
@@ -144,10 +158,12 @@ def build_proxy(
         )
         if settings.mode is Mode.RECORD
         else None,
-        access_log=settings.access_log is Switch.ON,
-        shared=shared,
-        hold=settings.local_ttl,
-        stats=stats,
+    )
+    return ProxyService(
+        filler=filler,
+        keys=KeyMaker(secret),
+        fallback=MockService(fixtures, require_auth=False) if fixtures is not None else None,
+        access=access,
     )
 
 
@@ -160,7 +176,8 @@ def create_asgi(
     that stack alone costs a good part of the hot path's budget.
     """
     app = create_app(settings, fixtures=fixtures, stats_dir=stats_dir)
-    return FastLeads(app, service=app.state.service)
+    mock_lines = app.state.access if settings.mode is Mode.MOCK else None
+    return FastLeads(app, service=app.state.service, access=mock_lines)
 
 
 def worker_env(settings: Settings, stats_dir: Path) -> str:

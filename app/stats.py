@@ -17,39 +17,29 @@ from pathlib import Path
 from typing import Any
 
 ERROR_KINDS = ("timeout", "unavailable", "status_5xx", "garbage", "rate_limited", "error")
-COUNTERS = (
-    "requests",
-    "hits",
-    "misses",
-    "stale_served",
-    "bypassed",
-    "not_modified",
-    "collapsed_waiters",
-    "background_refreshes",
-    "fallback_served",
-    "upstream_requests",
-    "forwarded",
-    "invalidations",
-    "shared_hits",  # answers taken from Redis into this process
-    "shared_waits",  # fills waited for while another process asked the upstream
-    "redis_errors",
-    "redis_outages",
-)
-GAUGES = ("entries", "bytes", "keys_cooling_down", "redis_up")  # summed over live workers
-# The block: counters, then gauges, then one counter per upstream error kind.
-CELLS = COUNTERS + GAUGES
-FIRST_ERROR = len(CELLS)
-SIZE = FIRST_ERROR + len(ERROR_KINDS)
 SUFFIX = ".stats"
 
 
 class _Cell:
-    """One int64 cell of a Stats block, read and written as the attribute of its name."""
+    """One int64 cell of a Stats block, read and written as the attribute of its name.
 
-    __slots__ = ("index",)
+    The cells are numbered in the order the class declares them: the class
+    body is the one list of the counters, with what each means (`help`) and,
+    for the leads answers, the `cache` label Prometheus shows them under.
+    """
+
+    __slots__ = ("cache", "help", "index", "name")
+    gauge = False
+    declared: list[_Cell] = []  # noqa: RUF012 - filled as the class body runs
+
+    def __init__(self, help_text: str, *, cache: str | None = None) -> None:
+        self.help = help_text
+        self.cache = cache
+        self.index = len(_Cell.declared)
+        _Cell.declared.append(self)
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.index = CELLS.index(name)
+        self.name = name
 
     def __get__(self, stats: Stats, owner: object = None) -> int:
         value: int = stats.cells[self.index]
@@ -59,29 +49,36 @@ class _Cell:
         stats.cells[self.index] = value
 
 
+class _Gauge(_Cell):
+    """A cell that tells the state of a live worker: summed over live workers only."""
+
+    __slots__ = ()
+    gauge = True
+
+
 class Stats:
     """Counters since start, and a few gauges; `totals` sums over all workers."""
 
-    requests = _Cell()
-    hits = _Cell()
-    misses = _Cell()
-    stale_served = _Cell()
-    bypassed = _Cell()
-    not_modified = _Cell()
-    collapsed_waiters = _Cell()
-    background_refreshes = _Cell()
-    fallback_served = _Cell()
-    upstream_requests = _Cell()
-    forwarded = _Cell()
-    invalidations = _Cell()
-    shared_hits = _Cell()
-    shared_waits = _Cell()
-    redis_errors = _Cell()
-    redis_outages = _Cell()
-    entries = _Cell()
-    bytes = _Cell()
-    keys_cooling_down = _Cell()
-    redis_up = _Cell()
+    requests = _Cell("Requests handled")
+    hits = _Cell("Fresh answers from the cache", cache="hit")
+    misses = _Cell("Answers that went to the upstream, or could not", cache="miss")
+    stale_served = _Cell("Stale answers (revalidating, rate-limited, failed)", cache="stale")
+    bypassed = _Cell("Answers to requests without a key, never cached", cache="bypass")
+    not_modified = _Cell("304 answers")
+    collapsed_waiters = _Cell("Requests that waited on another's upstream request")
+    background_refreshes = _Cell("Stale entries refreshed in the background")
+    fallback_served = _Cell("Misses answered from the fixtures", cache="fallback")
+    upstream_requests = _Cell("Requests sent to the upstream")
+    forwarded = _Cell("Other API requests forwarded")
+    invalidations = _Cell("Cache drops after a write to a lead")
+    shared_hits = _Cell("Answers taken from the shared cache (Redis)")
+    shared_waits = _Cell("Fills waited for while another process asked the upstream")
+    redis_errors = _Cell("Redis calls that failed or timed out")
+    redis_outages = _Cell("Times Redis went from answering to not")
+    entries = _Gauge("Entries in the cache")
+    bytes = _Gauge("Bytes held by the cache")
+    keys_cooling_down = _Gauge("API keys waiting out an upstream 429")
+    redis_up = _Gauge("Workers that reach Redis now")
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory
@@ -96,6 +93,14 @@ class Stats:
                 self._buffer = mmap.mmap(file.fileno(), SIZE * 8)
         self.cells = memoryview(self._buffer).cast("q")
 
+    def answered(self, x_cache: str, *, not_modified: bool = False) -> None:
+        """One leads answer, counted under its X-Cache label (HIT, STALE, MISS, BYPASS)."""
+        cells = self.cells
+        cells[REQUESTS] += 1
+        cells[BY_LABEL[x_cache]] += 1
+        if not_modified:
+            cells[NOT_MODIFIED] += 1
+
     def upstream_error(self, kind: str) -> None:
         index = ERROR_KINDS.index(kind) if kind in ERROR_KINDS else len(ERROR_KINDS) - 1
         self.cells[FIRST_ERROR + index] += 1
@@ -105,7 +110,7 @@ class Stats:
         blocks = [(True, list(self.cells))]
         if self.directory is not None:
             blocks = _blocks(self.directory)
-        gauges = range(len(COUNTERS), FIRST_ERROR)
+        gauges = {_INDEX[name] for name in GAUGES}
         summed = [0] * SIZE
         for alive, cells in blocks:
             for index, value in enumerate(cells):
@@ -113,11 +118,27 @@ class Stats:
                     summed[index] += value
         errors = dict(zip(ERROR_KINDS, summed[FIRST_ERROR:], strict=True))
         return {
-            **dict(zip(COUNTERS, summed, strict=False)),
+            **{name: summed[_INDEX[name]] for name in COUNTERS},
             "upstream_errors": {kind: n for kind, n in sorted(errors.items()) if n},
-            **dict(zip(GAUGES, summed[len(COUNTERS) :], strict=False)),
+            **{name: summed[_INDEX[name]] for name in GAUGES},
             "workers": sum(1 for alive, _ in blocks if alive),
         }
+
+
+DECLARED: tuple[_Cell, ...] = tuple(_Cell.declared)
+CELLS = tuple(cell.name for cell in DECLARED)
+COUNTERS = tuple(cell.name for cell in _Cell.declared if not cell.gauge)
+GAUGES = tuple(cell.name for cell in _Cell.declared if cell.gauge)
+FIRST_ERROR = len(CELLS)
+SIZE = FIRST_ERROR + len(ERROR_KINDS)
+_INDEX = {name: index for index, name in enumerate(CELLS)}
+REQUESTS, NOT_MODIFIED = _INDEX["requests"], _INDEX["not_modified"]
+BY_LABEL = {
+    "HIT": _INDEX["hits"],
+    "STALE": _INDEX["stale_served"],
+    "MISS": _INDEX["misses"],
+    "BYPASS": _INDEX["bypassed"],
+}
 
 
 def _blocks(directory: Path) -> list[tuple[bool, list[int]]]:

@@ -82,6 +82,10 @@ class Answer:
     body: bytes
     elapsed: float  # seconds
 
+    def header(self, name: str) -> str | None:
+        """The first value of a header, by its lower-case name."""
+        return next((value for key, value in self.headers if key.lower() == name), None)
+
 
 def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """The headers that may cross the proxy: no hop-by-hop ones."""

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,17 @@ def start_server(
             time.sleep(0.05)
     server.stop()
     raise AssertionError(f"server did not start:\n{server.log()}")
+
+
+def eventually(condition: Callable[[], object], *, within: float = 10.0) -> None:
+    """Poll `condition()` until it holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    delay = 0.005
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def assert_valid_leads(body: Any) -> None:

@@ -170,7 +170,7 @@ def test_help__explains_every_option(args: list[str], mentions: list[str]) -> No
         pytest.param(
             ["--ttl", "-1"],
             {},
-            "--ttl / LEADS_PROXY_TTL: expected greater than or equal to 0",
+            "--ttl / LEADS_PROXY_TTL: expected a number, 0 or more",
             id="ttl",
         ),
         pytest.param(
@@ -194,7 +194,8 @@ def test_help__explains_every_option(args: list[str], mentions: list[str]) -> No
         pytest.param(
             ["--workers", "many"],
             {},
-            "invalid value 'many' for --workers / LEADS_PROXY_WORKERS: expected a valid integer",
+            "invalid value 'many' for --workers / LEADS_PROXY_WORKERS: expected a whole number "
+            "from 1 to 64",
             id="workers",
         ),
     ],

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fake_upstream import FakeUpstream, key_tag
-from tests.support import BUNDLED, Server, clean_env, start_server
+from tests.support import BUNDLED, Server, clean_env, eventually, start_server
 
 KEY_A, KEY_B = "1|alpha-secret-key-0001", "2|bravo-secret-key-0002"
 A = {"Authorization": f"Bearer {KEY_A}"}
@@ -571,12 +571,18 @@ def test_stats_and_metrics__count_what_happened(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:
     proxy = start_proxy()
-    proxy.client.get("/leads", headers=A)
-    proxy.client.get("/leads", headers=A)
+    answers = [proxy.client.get("/leads", headers=A), proxy.client.get("/leads", headers=A)]
     with upstream.behaving(mode="status", status=500):
-        proxy.client.get("/leads?status=x", headers=A)
+        answers.append(proxy.client.get("/leads?status=x", headers=A))
+    answers.append(proxy.client.get("/leads"))  # no key: bypass
+    labels = [answer.headers["x-cache"] for answer in answers]
+    assert labels == ["MISS", "HIT", "MISS", "BYPASS"]
+    assert answers[2].status_code == 502
     stats = proxy.client.get("/_proxy/stats").json()
-    assert (stats["hits"], stats["misses"], stats["upstream_requests"]) == (1, 1, 2)
+    # Every answer counted once, under the label its X-Cache header shows.
+    assert stats["requests"] == 4
+    assert (stats["hits"], stats["misses"], stats["bypassed"]) == (1, 2, 1)
+    assert stats["upstream_requests"] == 3
     assert stats["upstream_errors"] == {"status_5xx": 1}
     assert stats["entries"] == 1
     assert stats["bytes"] > 0
@@ -609,6 +615,7 @@ def test_logs__name_keys_by_fingerprint_and_never_leak_them(
         proxy.client.get("/leads?status=y", headers=A)
     with upstream.behaving(mode="ratelimit"):
         proxy.client.get("/leads?status=z", headers=B)
+    eventually(lambda: proxy.log().count(" upstream=") == 5)  # access lines: once a second
     outputs = [
         proxy.log(),
         proxy.client.get("/_proxy/stats").text,

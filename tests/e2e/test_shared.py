@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from app.cache import Entry, KeyMaker
-from app.shared import Shared, lock_key
+from app.redis_format import lock_key
+from app.shared import Shared
 from tests.fake_upstream import FakeUpstream
 from tests.redis_server import RedisServer
 from tests.support import Server, clean_env, free_port, start_server

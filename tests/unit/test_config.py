@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import build_parser
 from app.config import Mode, Settings, SettingsError, Switch, bundled_fixtures_dir, load_settings
 
 
@@ -83,7 +84,7 @@ def test_settings__cache_url_needs_a_key_secret() -> None:
         (
             {"workers": "0"},
             "invalid value '0' for --workers / LEADS_PROXY_WORKERS: "
-            "expected greater than or equal to 1",
+            "expected a whole number from 1 to 64",
         ),
     ],
     ids=["cache-url-scheme", "short-key-secret", "no-workers"],
@@ -101,3 +102,37 @@ def test_settings__record_mode_runs_as_one_process() -> None:
     with pytest.raises(SettingsError, match="--mode record runs as one process"):
         load_settings(mode="record", workers="2")
     assert load_settings(mode="proxy", workers="2").workers == 2
+
+
+@pytest.mark.parametrize("field", list(Settings.model_fields))
+def test_settings__each_has_a_flag_an_env_twin_and_help_from_its_declaration(field: str) -> None:
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    flag = "--" + field.replace("_", "-")
+    action = next(action for action in serve._actions if flag in action.option_strings)
+    info = Settings.model_fields[field]
+    assert action.dest == field
+    assert action.default is None  # not given: the env twin or the model's default decides
+    assert info.description
+    assert action.help is not None
+    assert action.help.startswith(info.description)
+    assert f"env LEADS_PROXY_{field.upper()}" in action.help
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("port", "70000", "expected a whole number from 0 to 65535"),
+        ("upstream_timeout", "0", "expected a number above 0, at most 300"),
+        ("ttl", "-1", "expected a number, 0 or more"),
+        ("upstream_max_rps", "0", "expected a number above 0"),
+        ("cache_timeout", "11", "expected a number above 0, at most 10"),
+        ("admin_token", "short", "expected at least 8 characters"),
+        ("mock_auth", "maybe", "expected one of on, off"),
+    ],
+)
+def test_settings__bad_values_say_what_the_declaration_allows(
+    field: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(**{field: value})
+    assert str(caught.value).endswith(expected)

@@ -1,0 +1,320 @@
+"""Filling the cache: the one upstream request per key, and what it came to.
+
+For one key, at most one fill is on its way in this process (single flight:
+concurrent misses and background refreshes share it), and at most one Redis
+lookup. With a shared layer, a fill first takes the layer's lock, so that one
+process asks the upstream while the others wait for its entry; a 429 seen
+by one process makes every process wait. Recording (record mode) happens
+here too, on the 200s the upstream sends.
+
+The shared layer is anything with the `SharedLayer` methods: `app.shared.Shared`
+on Redis, or a typed fake in the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import math
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from app.cache import CacheKey, Clock, Entry, MemoryStorage, normalize_query
+from app.fixtures import etag_of
+from app.policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
+from app.record import Recorder
+from app.reply import bearer_token
+from app.stats import Stats
+from app.upstream import Answer, Upstream, UpstreamError, UpstreamUnavailable
+
+log = logging.getLogger("leads_proxy")
+T = TypeVar("T")
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    ttl: float = 30.0
+    stale_while_revalidate: float = 30.0
+    stale_if_error: float = 600.0
+    max_entry_bytes: int = 8 * 1024 * 1024
+
+
+# --- the shared layer, as the filling sees it ----------------------------------
+
+
+class Claim(enum.Enum):
+    MINE = "mine"  # this process holds the fill lock: ask the upstream
+    TAKEN = "taken"  # another process is asking: wait for its entry
+    UNAVAILABLE = "unavailable"  # the layer is down: act alone
+
+
+@dataclass(frozen=True, slots=True)
+class Cooling:
+    """The API key is waiting out a 429 told to some process."""
+
+    seconds: float
+
+
+class Wait(enum.Enum):
+    RELEASED = "released"  # the lock is gone and no fresh entry came: that fill failed
+    TIMED_OUT = "timed-out"
+    UNAVAILABLE = "unavailable"
+
+
+class SharedLayer(Protocol):
+    """A cache, fill lock and cooldown shared by every process (Redis)."""
+
+    available: bool
+
+    @property
+    def where(self) -> str:
+        """The server, for logs, without credentials."""
+
+    async def get(self, key: CacheKey, *, hold_until: float) -> Entry | None: ...
+    async def put(self, key: CacheKey, entry: Entry) -> bool: ...
+    async def restore(self, key: CacheKey, entry: Entry) -> bool: ...
+    async def claim(self, key: CacheKey, *, token: str, hold: float) -> Claim | Cooling: ...
+    async def release(self, key: CacheKey, token: str) -> None: ...
+    async def wait_for_fill(
+        self, key: CacheKey, *, until: float, hold_until: float
+    ) -> Entry | Cooling | Wait: ...
+    async def cool_down(self, fingerprint: str, seconds: float) -> None: ...
+    async def purge(self, fingerprint: str | None) -> int | None: ...
+    async def listen(self, on_purge: Callable[[str | None], object]) -> None: ...
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+    def new_token(self) -> str: ...
+
+
+class Filler:
+    """Asks the upstream for the leads listing, once per key at a time, and stores the answer."""
+
+    def __init__(
+        self,
+        *,
+        upstream: Upstream,
+        storage: MemoryStorage,
+        config: ProxyConfig,
+        stats: Stats,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        shared: SharedLayer | None = None,
+        hold: float = 1.0,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.storage = storage
+        self.config = config
+        self.stats = stats
+        self.shared = shared
+        # How long a hit is answered from memory before the shared layer is
+        # asked for a newer copy; alone, nothing newer can exist elsewhere.
+        self.hold = hold if shared is not None else math.inf
+        self._clock = clock
+        self._wall = wall
+        self._recorder = recorder
+        self._flights: dict[CacheKey, asyncio.Task[Outcome]] = {}
+        self._lookups: dict[CacheKey, asyncio.Task[Entry | None]] = {}
+        self._cooldowns: dict[str, float] = {}  # fingerprint -> until (clock)
+
+    # --- single flight ------------------------------------------------------------
+
+    def flight(self, key: CacheKey, query: str, headers: dict[str, str]) -> asyncio.Future[Outcome]:
+        """The one upstream request for this key, started now or already on its way.
+
+        Waiters get it shielded: a client that goes away cancels only its own
+        wait, never the request the others wait on.
+        """
+        task = self._flights.get(key)
+        if task is None:
+            task = _one_per_key(self._flights, key, self._fill(key, query, headers))
+        else:
+            self.stats.collapsed_waiters += 1
+        return asyncio.shield(task)
+
+    def refresh(self, key: CacheKey, query: str, headers: dict[str, str]) -> None:
+        """Start a background refresh, unless one is already on its way."""
+        if key in self._flights:
+            return
+        self.stats.background_refreshes += 1
+        self.flight(key, query, headers)
+
+    def cooldown_left(self, fingerprint: str, now: float) -> float:
+        until = self._cooldowns.get(fingerprint)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self._cooldowns[fingerprint]
+            return 0.0
+        return until - now
+
+    @property
+    def cooling(self) -> dict[str, float]:
+        """Fingerprint -> seconds left, for the keys that wait out a 429 now."""
+        now = self._clock()
+        return {fp: until - now for fp, until in self._cooldowns.items() if until > now}
+
+    # --- the shared layer ---------------------------------------------------------
+
+    def look_up(
+        self, shared: SharedLayer, key: CacheKey, entry: Entry | None, now: float
+    ) -> asyncio.Task[Entry | None]:
+        """The one shared-layer lookup for this key, started now or already on its way."""
+        task = self._lookups.get(key)
+        if task is None:
+            task = _one_per_key(self._lookups, key, self._from_shared(shared, key, entry, now))
+        return task
+
+    async def _from_shared(
+        self, shared: SharedLayer, key: CacheKey, entry: Entry | None, now: float
+    ) -> Entry | None:
+        """A newer copy from the layer if it has one; else ours, held in memory a while longer."""
+        found = await shared.get(key, hold_until=now + self.hold)
+        if found is not None and (entry is None or found.stored_at >= entry.stored_at):
+            self.stats.shared_hits += 1
+            self._store(key, found)
+            return found
+        if entry is None or entry.state(now) is None:
+            return entry
+        # The layer lost it (restarted, evicted): ours refills it, unless another
+        # process's fill or a purge got there first. The layer down: ours it is,
+        # and no purge can come from anyone until it is back.
+        if found is None and shared.available:
+            await shared.restore(key, entry)
+        held = entry.held(now + self.hold)
+        self.storage.put(key, held)
+        return held
+
+    async def _fill(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
+        """The outcome of one fill: asked of the upstream here, or by another process."""
+        shared = self.shared
+        if shared is None:
+            return await self._fetch(key, query, headers)
+        token = shared.new_token()
+        hold = self.upstream.timeout + 1.0  # a lock left by a dead process expires
+        until = self._clock() + hold
+        while True:
+            claim = await shared.claim(key, token=token, hold=hold)
+            if isinstance(claim, Cooling):
+                return self._cool(key, claim.seconds)
+            if claim is not Claim.TAKEN:
+                break
+            self.stats.shared_waits += 1
+            hold_until = self._clock() + self.hold
+            waited = await shared.wait_for_fill(key, until=until, hold_until=hold_until)
+            if isinstance(waited, Entry):
+                self._store(key, waited)
+                return Filled(waited, stored=True, by_peer=True)
+            if isinstance(waited, Cooling):
+                return self._cool(key, waited.seconds)
+            if waited is not Wait.RELEASED:
+                break  # the layer went away, or the other process is too slow: ask alone
+            # The other process's fill failed: stand in with the last good copy
+            # if there is one; if not, try to take the lock and ask ourselves.
+            entry = self.storage.get(key)
+            if entry is not None and entry.state(self._clock()) is not None:
+                failed = "another process's request to the upstream failed"
+                return Failed(UpstreamUnavailable(failed))
+        try:
+            outcome = await self._fetch(key, query, headers)
+            if isinstance(outcome, Filled) and outcome.stored:
+                await shared.put(key, outcome.entry)
+            elif isinstance(outcome, Limited):
+                await shared.cool_down(key.fingerprint, outcome.until - self._clock())
+        finally:
+            if claim is Claim.MINE:
+                await shared.release(key, token)
+        return outcome
+
+    def _cool(self, key: CacheKey, seconds: float) -> Limited:
+        """Another process was told to wait: this one waits as long."""
+        until = self._clock() + seconds
+        self._cooldowns[key.fingerprint] = until
+        return Limited(None, until)
+
+    # --- the upstream -------------------------------------------------------------
+
+    async def _fetch(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
+        self.stats.upstream_requests += 1
+        try:
+            answer = await self.upstream.fetch_leads(query, headers)
+        except UpstreamError as error:
+            self.stats.upstream_error(error.kind)
+            log.warning("upstream: %s (key %s)", error, key.short)
+            return Failed(error)
+        now = self._clock()
+        if answer.status == 200:
+            self._record(query, answer.body, headers["Authorization"])
+            entry = self._entry(answer, now)
+            stored = len(answer.body) <= self.config.max_entry_bytes and self._store(key, entry)
+            return Filled(entry, stored)
+        if answer.status == 429:
+            self.stats.upstream_error("rate_limited")
+            until = cooldown_until(answer.header("retry-after"), now=now, wall=self._wall())
+            self._cooldowns[key.fingerprint] = until
+            log.warning("upstream: 429, key %s waits %.0f s", key.short, until - now)
+            return Limited(answer, until)
+        return Passed(answer)
+
+    def _record(self, query: str, body: bytes, authorization: str) -> None:
+        if self._recorder is None:
+            return
+        token = bearer_token(authorization.encode("latin-1")) or b""
+        try:
+            self._recorder.record(normalize_query(query), body, token)
+        except OSError as error:  # a full disk must not stop the proxy from serving
+            log.warning("not recorded: %s", error.strerror or error)
+
+    def _entry(self, answer: Answer, now: float) -> Entry:
+        config = self.config
+        fresh_until = now + config.ttl
+        return Entry.build(
+            answer.body,
+            etag=etag_of(answer.body),
+            content_type=(answer.header("content-type") or JSON).encode("latin-1"),
+            stored_at=now,
+            fresh_until=fresh_until,
+            stale_until=fresh_until + config.stale_while_revalidate,
+            error_until=fresh_until + max(config.stale_if_error, config.stale_while_revalidate),
+            hot_until=now + self.hold,
+        )
+
+    def _store(self, key: CacheKey, entry: Entry) -> bool:
+        stored = self.storage.put(key, entry)
+        self.gauges()
+        return stored
+
+    def gauges(self) -> None:
+        """Bring the cache's gauges up to date."""
+        stats = self.stats
+        stats.entries = self.storage.entries
+        stats.bytes = self.storage.bytes
+        stats.keys_cooling_down = len(self.cooling)
+
+    async def drain(self) -> None:
+        """Wait for the fills and lookups on their way now (shutdown, tests)."""
+        running = [*self._flights.values(), *self._lookups.values()]
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def close(self) -> None:
+        for task in [*self._flights.values(), *self._lookups.values()]:
+            task.cancel()
+
+
+def _one_per_key(
+    tasks: dict[CacheKey, asyncio.Task[T]], key: CacheKey, work: Coroutine[Any, Any, T]
+) -> asyncio.Task[T]:
+    """Start `work` as the key's task in `tasks`, which it leaves when done."""
+    task = asyncio.get_running_loop().create_task(work)
+    tasks[key] = task
+
+    def leave(done: asyncio.Task[T]) -> None:
+        if tasks.get(key) is done:
+            del tasks[key]
+
+    task.add_done_callback(leave)
+    return task

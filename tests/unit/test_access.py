@@ -1,0 +1,61 @@
+"""The access-line buffer: lines kept in order, written when full, each second, at exit."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from app.access import AccessLog, uvicorn_line
+from tests.fakes import until
+
+
+def test_access__lines_wait_in_the_buffer_until_flushed() -> None:
+    out = io.StringIO()
+    access = AccessLog(out, max_lines=100)
+    access.line("one")
+    access.line("two")
+    assert out.getvalue() == ""
+    access.flush()
+    assert out.getvalue() == "one\ntwo\n"
+    access.flush()
+    assert out.getvalue() == "one\ntwo\n"
+
+
+def test_access__a_full_buffer_is_written_at_once() -> None:
+    out = io.StringIO()
+    access = AccessLog(out, max_lines=3)
+    for n in range(7):
+        access.line(str(n))
+    assert out.getvalue() == "0\n1\n2\n3\n4\n5\n"
+    access.flush()
+    assert out.getvalue().splitlines() == [str(n) for n in range(7)]
+
+
+def test_access__the_flusher_writes_every_period_and_on_its_way_out() -> None:
+    out = io.StringIO()
+    access = AccessLog(out, flush_every=0.01)
+
+    async def scenario() -> None:
+        flusher = asyncio.create_task(access.run())
+        access.line("soon")
+        await until(lambda: out.getvalue())
+        access.line("at exit")
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert out.getvalue() == "soon\nat exit\n"
+
+
+def test_access__uvicorn_line_is_uvicorns_default_format() -> None:
+    scope = {
+        "method": "GET",
+        "path": "/api/user/leads",
+        "query_string": b"status=completed",
+        "client": ("127.0.0.1", 51234),
+        "http_version": "1.1",
+    }
+    assert uvicorn_line(scope, 200) == (
+        'INFO:     127.0.0.1:51234 - "GET /api/user/leads?status=completed HTTP/1.1" 200 OK'
+    )
+    assert uvicorn_line({**scope, "query_string": b""}, 599).endswith('HTTP/1.1" 599 ')
