@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.cache import bearer_token
 from app.deps import ProxyDep, SettingsDep
 from app.proxy import ProxyService
-from app.reply import bearer_token
 from app.stats import DECLARED, ERROR_KINDS
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])

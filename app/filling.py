@@ -22,11 +22,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from app.cache import CacheKey, Clock, Entry, MemoryStorage, normalize_query
+from app.cache import CacheKey, Clock, Entry, MemoryStorage, bearer_token, normalize_query
 from app.fixtures import etag_of
 from app.policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
 from app.record import Recorder
-from app.reply import bearer_token
 from app.stats import Stats
 from app.upstream import Answer, Upstream, UpstreamError, UpstreamUnavailable
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from app.cache import bearer_token
 from app.fixtures import Fixture, FixtureSet, encode, etag_of
 from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
 from app.query import LeadsQuery, QueryError, paginate, parse_query
-from app.reply import Headers, Incoming, Reply, bearer_token, etag_matches, hot_headers
+from app.reply import Headers, Incoming, Reply, etag_matches, hot_headers
 
 MAX_QUERY_BYTES = 4096
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024

@@ -24,7 +24,7 @@ from typing import Any
 
 from app import verdicts
 from app.access import AccessLog
-from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage
+from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, bearer_token
 from app.filling import Filler, SharedLayer
 from app.mock import MockService
 from app.policy import (
@@ -41,7 +41,7 @@ from app.policy import (
     decide,
     settle,
 )
-from app.reply import Incoming, Reply, bearer_token, hot_headers
+from app.reply import Incoming, Reply, hot_headers
 from app.stats import Stats
 from app.upstream import UpstreamError, forwardable
 
@@ -75,6 +75,7 @@ class ProxyService:
         self._fallback = fallback
         self._access = access
         self._listener: asyncio.Task[None] | None = None
+        self._ready = verdicts.ReadyHits()
 
     # --- the hot path -------------------------------------------------------
 
@@ -84,18 +85,30 @@ class ProxyService:
         if found is None:
             return None
         authorization, if_none_match = found
-        token = bearer_token(authorization)
-        if token is None:
+        if authorization is None:
             return None
-        key = self.keys.key(token, query.decode("latin-1"))
-        entry = self.storage.get(key)
         now = self._clock()
-        if entry is None or now >= entry.hot_until:
-            return None
-        reply = verdicts.hit(entry, now, if_none_match)
+        storage = self.storage
+        ready = None
+        if if_none_match is None:
+            ready = self._ready.get(authorization, query, now, storage.generation)
+        if ready is None:
+            key = self.keys.of_request(authorization, query)
+            if key is None:
+                return None
+            entry = storage.get(key)
+            if entry is None or now >= entry.hot_until:
+                return None
+            ready = verdicts.hit(entry, now, if_none_match), key.short
+            if if_none_match is None:
+                until = verdicts.hit_until(entry, now)
+                self._ready.keep(
+                    authorization, query, ready, until=until, generation=storage.generation
+                )
+        reply, short = ready
         self._count(verdicts.HIT, reply.status)
         if self._access is not None:
-            self._access.line(f"GET {LISTING} {reply.status} HIT upstream=- key={key.short}")
+            self._access.line(f"GET {LISTING} {reply.status} HIT upstream=- key={short}")
         return reply
 
     # --- the leads listing --------------------------------------------------

@@ -120,13 +120,6 @@ def hot_headers(
     return authorization, if_none_match
 
 
-def bearer_token(authorization: bytes | None) -> bytes | None:
-    """The token of an `Authorization: Bearer <token>` header, if there is one."""
-    if authorization is None or authorization[:7].lower() != b"bearer ":
-        return None
-    return authorization[7:].strip() or None
-
-
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     """RFC 9110 weak comparison of an If-None-Match list against one ETag."""
     if if_none_match.strip() == b"*":

@@ -65,6 +65,51 @@ def hit(entry: Entry, now: float, if_none_match: bytes | None) -> Reply:
     return reply
 
 
+def hit_until(entry: Entry, now: float) -> float:
+    """Until when the hit reply made at `now` stays right: its Age and ttl, its hold."""
+    next_age = entry.stored_at + math.floor(now - entry.stored_at) + 1
+    next_ttl = entry.fresh_until - math.ceil(entry.fresh_until - now) + 1
+    return min(entry.hot_until, next_age, next_ttl)
+
+
+class ReadyHits:
+    """Hit replies, ready for the very request that got them while nothing changed.
+
+    Keyed by the request's raw Authorization header and query (the pair that
+    `KeyMaker.of_request` remembers, in process memory only); a reply is
+    given again until its Age or ttl would change, and only while the
+    storage's generation is the one it was made from (no entry stored or
+    dropped since). A hit then costs a dict lookup and a comparison.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._ready: dict[tuple[bytes, bytes], tuple[Reply, str, float, int]] = {}
+
+    def get(
+        self, authorization: bytes, query: bytes, now: float, generation: int
+    ) -> tuple[Reply, str] | None:
+        """(reply, short key) if one is ready for this request now."""
+        ready = self._ready.get((authorization, query))
+        if ready is None or now >= ready[2] or ready[3] != generation:
+            return None
+        return ready[0], ready[1]
+
+    def keep(
+        self,
+        authorization: bytes,
+        query: bytes,
+        made: tuple[Reply, str],
+        *,
+        until: float,
+        generation: int,
+    ) -> None:
+        if len(self._ready) >= self.LIMIT:
+            self._ready.clear()
+        self._ready[authorization, query] = (*made, until, generation)
+
+
 def stale(decision: Stale, now: float, if_none_match: bytes | None) -> Reply:
     entry, why = decision.entry, decision.why
     ttl = math.floor(entry.fresh_until - now)

@@ -20,6 +20,14 @@ HEADERS = [
     (b"content-length", str(len(BODY)).encode()),
     (b"etag", b'"reference"'),
 ]
+# BENCH_HEADERS=hit: the headers of a leads-proxy cache hit too, so that both
+# sides put the same response on the wire.
+if os.environ.get("BENCH_HEADERS") == "hit":
+    HEADERS += [
+        (b"age", b"0"),
+        (b"cache-status", b"leads-proxy; hit; ttl=3600"),
+        (b"x-cache", b"HIT"),
+    ]
 Message = MutableMapping[str, Any]
 
 

@@ -38,7 +38,7 @@ def test_access__the_flusher_writes_every_period_and_on_its_way_out() -> None:
     async def scenario() -> None:
         flusher = asyncio.create_task(access.run())
         access.line("soon")
-        await until(lambda: out.getvalue())
+        await until(out.getvalue)
         access.line("at exit")
         flusher.cancel()
         await asyncio.gather(flusher, return_exceptions=True)

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from app.cache import bearer_token
 from app.fixtures import load_fixtures
 from app.mock import UNAUTHENTICATED, MockService
-from app.reply import Incoming, Reply, bearer_token, etag_matches
+from app.reply import Incoming, Reply, etag_matches
 from tests.support import BUNDLED
 
 AUTH = (b"authorization", b"Bearer 1|k")

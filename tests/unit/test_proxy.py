@@ -126,3 +126,55 @@ def test_purge__by_key_fingerprint_or_all() -> None:
     assert asyncio.run(service.purge("2|other")) == (1, True)
     assert asyncio.run(service.purge()) == (2, True)
     assert service.snapshot()["entries"] == 0
+
+
+OTHER = (b"authorization", b"Bearer 2|other")
+
+
+def test_hot_reply__a_ready_hit_follows_age_purges_and_refills() -> None:
+    clock = Clock()
+    script = Script([ok(1), ok(2)])
+    service = make_proxy(script, clock, ttl=30)
+    get(service)
+    first = service.hot_reply(b"", [AUTH])
+    assert first is not None
+    assert service.hot_reply(b"", [AUTH]) is first  # ready: the same reply again
+    clock.now += 1.0
+    older = service.hot_reply(b"", [AUTH])
+    assert older is not None
+    assert header(older, b"age") == "1"
+    asyncio.run(service.purge())
+    assert service.hot_reply(b"", [AUTH]) is None  # nothing ready survives a purge
+    get(service)
+    refilled = service.hot_reply(b"", [AUTH])
+    assert refilled is not None
+    assert body_version(refilled) == 2
+    assert service.stats.hits == 4
+
+
+def test_hot_reply__ready_only_for_the_key_and_query_that_got_it() -> None:
+    script = Script([ok(1), ok(2), ok(3)])
+    service = make_proxy(script, Clock())
+    get(service)
+    assert service.hot_reply(b"", [AUTH]) is not None
+    assert service.hot_reply(b"", [OTHER]) is None  # another key: its own miss
+    assert service.hot_reply(b"status=x", [AUTH]) is None
+    asyncio.run(service.answer(Incoming(headers=[OTHER])))
+    other = service.hot_reply(b"", [OTHER])
+    assert other is not None
+    assert body_version(other) == 2
+    mine = service.hot_reply(b"", [AUTH])
+    assert mine is not None
+    assert body_version(mine) == 1
+
+
+def test_hot_reply__if_none_match_and_cache_control_take_their_own_way() -> None:
+    service = make_proxy(Script([ok(1)]), Clock())
+    get(service)
+    hit = service.hot_reply(b"", [AUTH])
+    assert hit is not None
+    etag = (b"if-none-match", header(hit, b"etag").encode())
+    not_modified = service.hot_reply(b"", [AUTH, etag])
+    assert not_modified is not None
+    assert not_modified.status == 304
+    assert service.hot_reply(b"", [AUTH, (b"cache-control", b"no-cache")]) is None
