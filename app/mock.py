@@ -74,20 +74,45 @@ class MockService:
             maxsize=rendered_cache_bytes, getsizeof=lambda reply: len(reply.body) + 512
         )
         self._generated: LRUCache[tuple[int, int], Fixture] = LRUCache(GENERATED_CACHE_ENTRIES)
+        # Answers by raw query and Host, for hot_reply: mostly the same Reply
+        # objects as the rendered cache holds, within the same byte bound.
+        self._answered: LRUCache[tuple[bytes, bytes | None], Reply] = LRUCache(
+            maxsize=rendered_cache_bytes, getsizeof=lambda reply: len(reply.body) + 512
+        )
 
     def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
-        """The unfiltered default example with no scenario: ready, or None."""
-        if query:
-            return None
-        found = hot_headers(headers, unless=b"prefer")
-        if found is None:
-            return None
-        authorization, if_none_match = found
+        """A listing with no scenario that was answered before: ready, or None.
+
+        The unfiltered default is always ready; a filtered or paged listing is
+        once it has been answered for the same raw query and Host (page URLs
+        name the host), as long as it stays in the rendered cache's bounds.
+        """
+        if not query:
+            found = hot_headers(headers, unless=b"prefer")
+            if found is None:
+                return None
+            authorization, if_none_match = found
+            ready = self._default
+        else:
+            authorization = if_none_match = host = None
+            for name, value in headers:
+                if name == b"authorization":
+                    authorization = value
+                elif name == b"if-none-match":
+                    if_none_match = value
+                elif name == b"host":
+                    host = value
+                elif name == b"prefer":
+                    return None
+            answered = self._answered.get((query, host))
+            if answered is None:
+                return None
+            ready = answered
         if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED
-        if if_none_match is not None and etag_matches(if_none_match, self._default_etag):
-            return self._default_304
-        return self._default
+        if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
+            return ready.not_modified() if query else self._default_304
+        return ready
 
     async def answer(self, incoming: Incoming) -> Reply:
         return self.reply(incoming)
@@ -108,6 +133,8 @@ class MockService:
             # Told back in Preference-Applied, so a surprising set can be replayed.
             prefs = replace(prefs, seed=secrets.randbelow(2**32))
         reply = self._answer(request, prefs)
+        if request.query and reply.status == 200 and not prefs.applied() and not prefs.delay_ms:
+            self._remember(request, reply)
         extra: Headers = ()
         if applied := prefs.applied():
             extra = ((b"preference-applied", applied.encode()),)
@@ -122,6 +149,11 @@ class MockService:
         if not extra and not prefs.delay_ms:
             return reply
         return Reply(reply.status, reply.headers + extra, reply.body, prefs.delay_ms / 1000)
+
+    def _remember(self, request: Incoming, reply: Reply) -> None:
+        """Make this answer ready for the same raw query and Host (see hot_reply)."""
+        if len(reply.body) + 512 <= self._answered.maxsize:
+            self._answered[request.query, request.header(b"host")] = reply
 
     def _answer(self, request: Incoming, prefs: Preferences) -> Reply:
         if self.require_auth and bearer_token(request.header(b"authorization")) is None:

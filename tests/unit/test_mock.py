@@ -117,3 +117,42 @@ def test_bearer_token(header: bytes | None, ok: bool) -> None:
 )
 def test_etag_matches(header: bytes, ok: bool) -> None:
     assert etag_matches(header, b'"a"') is ok
+
+
+HOST = (b"host", b"127.0.0.1:8000")
+
+
+@pytest.mark.parametrize(
+    "query", [b"status=completed", b"page=1&per_page=2", b"campaign_id=1&page=2&per_page=1"]
+)
+def test_hot_reply__a_listing_answered_once_is_ready_for_the_same_query_and_host(
+    query: bytes,
+) -> None:
+    service = MockService(load_fixtures(BUNDLED))
+    assert service.hot_reply(query, [AUTH, HOST]) is None  # not answered yet
+    full = service.reply(Incoming(query=query, headers=[AUTH, HOST]))
+    assert full.status == 200
+    ready = service.hot_reply(query, [AUTH, HOST])
+    assert ready is full
+    other_host = service.hot_reply(query, [AUTH, (b"host", b"localhost:9")])
+    assert other_host is None  # page URLs name the host
+    assert service.hot_reply(query, [HOST]) is UNAUTHENTICATED
+    prefer = (b"prefer", b"code=500")
+    assert service.hot_reply(query, [AUTH, HOST, prefer]) is None
+    etag = (b"if-none-match", full.etag or b"")
+    not_modified = service.hot_reply(query, [AUTH, HOST, etag])
+    assert not_modified is not None
+    assert not_modified.status == 304
+
+
+@pytest.mark.parametrize(
+    ("query", "prefer"),
+    [(b"per_page=abc", None), (b"status=completed", b"example=documented")],
+)
+def test_hot_reply__errors_and_scenarios_are_never_made_ready(
+    query: bytes, prefer: bytes | None
+) -> None:
+    service = MockService(load_fixtures(BUNDLED))
+    headers = [AUTH, HOST] + ([(b"prefer", prefer)] if prefer else [])
+    service.reply(Incoming(query=query, headers=headers))
+    assert service.hot_reply(query, [AUTH, HOST]) is None
