@@ -42,6 +42,7 @@ from bench.common import (
 )
 
 FILTER = "?status=completed"
+RAW_LABELS = {"raw": "raw", "raw-hit": "raw, hit headers", "raw-filtered": "raw, filtered bytes"}
 
 
 def ours(mode: str, port: int, fixtures: Path, upstream: int, *, logs: bool) -> list[str]:
@@ -91,12 +92,7 @@ def measure(work: Path, seconds: int, rounds: int) -> dict[str, Run]:
             ("raw-filtered", clean_env(BENCH_BODY=str(filtered))),
         ]:
             pid = start(name, raw_command(ports[name], access_log=False), env)
-            label = {
-                "raw": "raw",
-                "raw-hit": "raw, hit headers",
-                "raw-filtered": "raw, filtered bytes",
-            }
-            targets.append((label[name], url(name, "/"), pid))
+            targets.append((RAW_LABELS[name], url(name, "/"), pid))
         runs: dict[str, list[Run]] = {name: [] for name, _, _ in targets}
         for round_ in range(rounds):
             for name, target, pid in targets if round_ % 2 == 0 else targets[::-1]:

@@ -140,7 +140,8 @@ def miss_latency(body: Path, requests: int) -> None:
     # every hop between them would wait for a context switch).
     os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
     with upstream_and_proxy(body, cpus=None) as (up_port, _, port, _):
-        direct_ms, proxy_ms = [], []
+        direct_ms: list[float] = []
+        proxy_ms: list[float] = []
         headers = dict([AUTH.split(": ")])
         with httpx.Client(headers=headers) as client:
             for number in range(requests):

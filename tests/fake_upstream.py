@@ -107,6 +107,7 @@ class FakeUpstream:
         asyncio.run_coroutine_threadsafe(cancel_the_rest(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     @contextmanager
     def behaving(self, **changes: Any) -> Iterator[None]:

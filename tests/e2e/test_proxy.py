@@ -184,8 +184,9 @@ def test_keys__no_answer_ever_reaches_another_key(
 ) -> None:
     for token, query in requests + requests:  # twice: the second round is served from cache
         authorization = f"Bearer {token}"
+        params: list[tuple[str, str | int | float | bool | None]] = list(query)
         response = shared_proxy.client.get(
-            "/leads", params=query, headers={"Authorization": authorization}
+            "/leads", params=params, headers={"Authorization": authorization}
         )
         assert owner(response) == key_tag(authorization)
 

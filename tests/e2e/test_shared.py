@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -117,7 +118,7 @@ def test_shared__redis_holds_no_api_key_in_keys_or_values(
     for headers in (A, B):
         assert shield.client.get("/api/user/leads", headers=headers).status_code == 200
     store = redis_server.client()
-    keys = store.keys("*")
+    keys = cast(list[bytes], store.keys("*"))
     assert len([key for key in keys if key.startswith(b"leads-proxy:leads:")]) == 2
     for key in keys:
         value = store.get(key) or b""
@@ -291,7 +292,7 @@ def test_shared__slow_redis_counts_as_down_and_costs_a_client_at_most_the_timeou
     shield = start_shield("--cache-timeout", "0.2")
     assert shield.client.get("/api/user/leads", headers=A).status_code == 200
     # Freeze Redis for 3 s: it accepts connections but answers nothing.
-    redis_server.client().execute_command("CLIENT", "PAUSE", "3000", "ALL")
+    redis_server.client().execute_command("CLIENT", "PAUSE", "3000", "ALL")  # type: ignore[no-untyped-call]
     started = time.monotonic()
     answers = [shield.client.get(f"/api/user/leads?page={n}", headers=A) for n in range(5)]
     spent = time.monotonic() - started

@@ -106,7 +106,8 @@ def test_settings__record_mode_runs_as_one_process() -> None:
 
 @pytest.mark.parametrize("field", list(Settings.model_fields))
 def test_settings__each_has_a_flag_an_env_twin_and_help_from_its_declaration(field: str) -> None:
-    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    commands = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    serve = commands.choices["serve"]  # type: ignore[index]
     flag = "--" + field.replace("_", "-")
     action = next(action for action in serve._actions if flag in action.option_strings)
     info = Settings.model_fields[field]

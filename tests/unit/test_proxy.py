@@ -69,7 +69,7 @@ def test_counters__agree_with_the_x_cache_header(
 
 def test_counters__a_mixed_day_adds_up() -> None:
     clock = Clock()
-    script = Script([ok(1), ok(2), broken])  # type: ignore[list-item]
+    script = Script([ok(1), ok(2), broken])
     service = make_proxy(script, clock, ttl=10, stale_while_revalidate=10)
     replies: list[Reply] = []
 
