@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -21,7 +21,7 @@ from app.redis_format import lock_key
 from app.shared import Shared
 from tests.fake_upstream import FakeUpstream
 from tests.redis_server import RedisServer
-from tests.support import Server, clean_env, free_port, start_server
+from tests.support import Server, clean_env, eventually, free_port, start_server
 
 KEY_A, KEY_B = "1|alpha-secret-key-0001", "2|bravo-secret-key-0002"
 A = {"Authorization": f"Bearer {KEY_A}"}
@@ -176,9 +176,7 @@ def test_shared__purge_through_one_process_purges_every_process(
     purged = first.client.delete("/_proxy/cache", headers={"Authorization": f"Bearer {ADMIN}"})
     assert purged.json() == {"purged": 1, "scope": "all", "shared": True}
     # The second process held the entry in memory for a minute; the purge reached it.
-    deadline = time.monotonic() + 5
-    while second.client.get("/_proxy/stats").json()["entries"] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: second.client.get("/_proxy/stats").json()["entries"] == 0)
     assert second.client.get("/api/user/leads", headers=A).headers["x-cache"] == "MISS"
     assert upstream.count() == 2
 
@@ -194,7 +192,8 @@ def test_shared__a_lead_write_through_one_process_drops_that_keys_listing_everyw
     assert second.client.get("/api/user/leads", headers=A).headers["x-cache"] == "HIT"
     write = first.client.post("/api/user/lead", headers=A, json={"phone_number": "+15550001"})
     assert write.status_code == 200
-    time.sleep(0.2)
+    # The purge of A's listings reaches the second process: B's stays.
+    eventually(lambda: second.client.get("/_proxy/stats").json()["entries"] == 1)
     assert second.client.get("/api/user/leads", headers=A).headers["x-cache"] == "MISS"
     assert second.client.get("/api/user/leads", headers=B).headers["x-cache"] == "HIT"
 
@@ -223,6 +222,11 @@ def test_shared__upstream_max_rps_is_one_budget_for_all_processes(
     assert max(sum(1 for t in times if start <= t < start + 0.5) for start in times) <= 6
 
 
+def stats_of(shield: Server) -> dict[str, Any]:
+    answer: dict[str, Any] = shield.client.get("/_proxy/stats").json()
+    return answer
+
+
 def test_shared__redis_killed_mid_load_then_restarted_no_client_errors_entries_refill(
     start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
 ) -> None:
@@ -246,12 +250,14 @@ def test_shared__redis_killed_mid_load_then_restarted_no_client_errors_entries_r
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.0)
+        eventually(lambda: len(statuses) >= 50)  # load is flowing
         redis_server.kill()
-        time.sleep(2.0)
+        time.sleep(2.0)  # two seconds of load with Redis gone
         down = [shield.client.get("/_proxy/stats").json() for shield in shields]
         redis_server.start()
-        time.sleep(2.5)
+        eventually(lambda: all(stats_of(shield)["redis"] == "up" for shield in shields))
+        # Load goes on until the restarted Redis holds entries again.
+        eventually(lambda: len(redis_server.client().keys("leads-proxy:leads:*")) >= 2)
     finally:
         stop.set()
         for thread in threads:
@@ -330,9 +336,7 @@ def test_shared__an_entry_redis_lost_is_put_back_by_a_process_holding_it(
     time.sleep(0.2)
     again = shield.client.get("/api/user/leads", headers=A)
     assert again.headers["x-cache"] == "HIT"  # served from memory; Redis refilled behind it
-    deadline = time.monotonic() + 5
-    while not store.keys("leads-proxy:leads:*") and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: store.keys("leads-proxy:leads:*"))
     assert len(store.keys("leads-proxy:leads:*")) == 1
     assert upstream.count() == 1
 

@@ -1,4 +1,4 @@
-"""The Redis layer's own logic without a server: entries across clocks, the shared pacer.
+"""The Redis layer's own logic without a server: the shared pacer.
 
 The real Redis is exercised end to end in tests/e2e/test_shared.py; the
 filling rules that use the layer are pinned in tests/unit/test_filling.py.
@@ -10,34 +10,7 @@ import asyncio
 
 import pytest
 
-from app.redis_format import decode_entry, encode_entry
 from app.shared import SharedPacer
-from tests.fakes import entry
-
-# --- entries cross processes as wall-clock times ---------------------------------
-
-
-def test_entry__round_trips_between_processes_with_different_clocks() -> None:
-    written = entry(now=1000.0)
-    # Process A: monotonic 1000 at wall 1.7e9. Process B: monotonic 50, two seconds later.
-    raw = encode_entry(written, shift=1_700_000_000.0 - 1000.0)
-    read = decode_entry(raw, shift=1_700_000_002.0 - 52.0, hold_until=53.0)
-    assert read is not None
-    assert read.body == written.body
-    assert read.headers == written.headers
-    assert read.fresh_until == pytest.approx(50.0 + 30.0)
-    assert read.error_until == pytest.approx(50.0 + 630.0)
-    assert read.hot_until == 53.0
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [b"", b"not json\n[]", b'{"format": 2}\n[]', b'{"format": 1}\n[]', b"[1, 2]\n[]"],
-    ids=["empty", "not-json", "other-format", "missing-fields", "not-an-object"],
-)
-def test_entry__anything_else_in_redis_is_no_entry(raw: bytes) -> None:
-    assert decode_entry(raw, shift=0.0, hold_until=0.0) is None
-
 
 # --- the shared upstream budget -------------------------------------------------------
 
