@@ -14,7 +14,9 @@ COPY app ./app
 RUN uv sync --locked --no-dev --no-editable
 
 FROM python:3.12-slim
-RUN useradd --system --uid 10001 --user-group --no-create-home leads
+# The user's group has the same id, so that USER 10001:10001 names both.
+RUN groupadd --system --gid 10001 leads \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home leads
 COPY --from=build /srv/.venv /srv/.venv
 ENV PATH=/srv/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
