@@ -130,6 +130,16 @@ def mean(runs: list[Run]) -> Run:
     )
 
 
+def interleaved(targets: list[tuple[str, str, int]], rounds: int, seconds: int) -> dict[str, Run]:
+    """wrk on every (name, url, server pid) once a round, the order reversed every
+    other round so that no side always runs first; the mean Run of each name."""
+    runs: dict[str, list[Run]] = {name: [] for name, _, _ in targets}
+    for round_ in range(rounds):
+        for name, url, pid in targets if round_ % 2 == 0 else targets[::-1]:
+            runs[name].append(wrk(url, pid, seconds))
+    return {name: mean(found) for name, found in runs.items()}
+
+
 def print_table(title: str, results: dict[str, Run], reference: str) -> None:
     raw = results[reference]
     print(f"\n{title}")

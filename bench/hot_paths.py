@@ -34,11 +34,10 @@ from bench.common import (
     clean_env,
     free_port,
     generate_fixture,
-    mean,
+    interleaved,
     print_table,
     raw_command,
     serving,
-    wrk,
 )
 
 FILTER = "?status=completed"
@@ -93,11 +92,7 @@ def measure(work: Path, seconds: int, rounds: int) -> dict[str, Run]:
         ]:
             pid = start(name, raw_command(ports[name], access_log=False), env)
             targets.append((RAW_LABELS[name], url(name, "/"), pid))
-        runs: dict[str, list[Run]] = {name: [] for name, _, _ in targets}
-        for round_ in range(rounds):
-            for name, target, pid in targets if round_ % 2 == 0 else targets[::-1]:
-                runs[name].append(wrk(target, pid, seconds))
-    return {name: mean(found) for name, found in runs.items()}
+        return interleaved(targets, rounds, seconds)
 
 
 def main() -> None:

@@ -25,12 +25,11 @@ from bench.common import (
     clean_env,
     free_port,
     generate_fixture,
-    mean,
+    interleaved,
     ours_flags,
     print_table,
     raw_command,
     serving,
-    wrk,
 )
 
 SIZES = (20, 10_000)
@@ -43,7 +42,6 @@ def measure(size: int, work: Path, seconds: int, rounds: int, *, logs: bool) -> 
     ours_cmd += ["--fixtures", str(fixtures), *ours_flags(access_log=logs)]
     ours_url = f"http://127.0.0.1:{ours_port}/api/user/leads"
     body = work / f"body-{size}.json"
-    runs: dict[str, list[Run]] = {"raw": [], "leads-proxy": [], "leads-proxy filtered": []}
     with serving(ours_cmd, ours_port, clean_env()) as ours:
         # The reference serves exactly the bytes leads-proxy answers.
         body.write_bytes(httpx.get(ours_url, headers=dict([AUTH.split(": ")])).content)
@@ -54,11 +52,7 @@ def measure(size: int, work: Path, seconds: int, rounds: int, *, logs: bool) -> 
                 ("leads-proxy", ours_url, ours),
                 ("leads-proxy filtered", ours_url + "?status=completed", ours),
             ]
-            for round_ in range(rounds):
-                # Alternate the order, so that neither side always runs first.
-                for name, url, pid in targets if round_ % 2 == 0 else targets[::-1]:
-                    runs[name].append(wrk(url, pid, seconds))
-    return {name: mean(found) for name, found in runs.items()}
+            return interleaved(targets, rounds, seconds)
 
 
 def main() -> None:

@@ -38,12 +38,11 @@ from bench.common import (
     clean_env,
     free_port,
     generate_fixture,
-    mean,
+    interleaved,
     ours_flags,
     print_table,
     raw_command,
     serving,
-    wrk,
 )
 
 SIZES = (20, 10_000)
@@ -69,15 +68,11 @@ def upstream_and_proxy(
 
 
 def hits(body: Path, seconds: int, rounds: int, *, logs: bool) -> dict[str, Run]:
-    runs: dict[str, list[Run]] = {"raw": [], "leads-proxy hit": []}
     with upstream_and_proxy(body, "--ttl", "3600", logs=logs) as (up_port, up_pid, port, pid):
         url = f"http://127.0.0.1:{port}/api/user/leads"
         httpx.get(url, headers=dict([AUTH.split(": ")])).raise_for_status()  # fill
         targets = [("raw", f"http://127.0.0.1:{up_port}/", up_pid), ("leads-proxy hit", url, pid)]
-        for round_ in range(rounds):
-            for name, target, server in targets if round_ % 2 == 0 else targets[::-1]:
-                runs[name].append(wrk(target, server, seconds))
-    return {name: mean(found) for name, found in runs.items()}
+        return interleaved(targets, rounds, seconds)
 
 
 async def read_answer(reader: asyncio.StreamReader) -> int:
