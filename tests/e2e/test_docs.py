@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -59,8 +60,11 @@ def test_docs__readme_is_short_and_links_every_docs_page() -> None:
     sorted({found.strip() for page in PAGES for found in COMMAND.findall(page.read_text())}),
 )
 def test_docs__fixtures_commands_run_as_written(command: str, tmp_path: Path) -> None:
+    # In a copy of the checkout's fixtures: a command may write into them.
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
     args = [arg.replace("/tmp/", f"{tmp_path}/") for arg in shlex.split(command)]
     done = subprocess.run(
-        [LEADS_PROXY, *args], cwd=ROOT, env=clean_env(), capture_output=True, text=True, check=False
-    )
+        [LEADS_PROXY, *args], cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
