@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fake_upstream import FakeUpstream
-from tests.support import Server, start_server
+from tests.support import Launch, Server, start_server
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +16,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("server"))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Launch]:
+    """Start `leads-proxy serve ARGS` as a user does, on a free port; stopped after the test.
+
+    Keywords go to `tests.support.start_server` (env, command, wrapper).
+    """
+    started: list[Server] = []
+
+    def start(*args: str, **options: Any) -> Server:
+        server = start_server(tmp_path, *args, **options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture

@@ -67,6 +67,9 @@ class Server:
                 self.process.wait()
 
 
+Launch = Callable[..., "Server"]  # the `launch` fixture: start_server, stopped after the test
+
+
 def start_server(
     tmp_path: Path,
     *args: str,

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 import signal
-from pathlib import Path
 
 from tests.fake_upstream import FakeUpstream
-from tests.support import AUTH, clean_env, eventually, start_server
+from tests.support import AUTH, Launch, clean_env, eventually
 
 UVICORN_LINE = re.compile(r'INFO: {5}127\.0\.0\.1:\d+ - "GET (\S+) HTTP/1\.1" (\d{3}) \w')
 
 
-def test_access__mock_lines_in_uvicorns_format_none_lost_on_sigterm(tmp_path: Path) -> None:
-    server = start_server(tmp_path)
+def test_access__mock_lines_in_uvicorns_format_none_lost_on_sigterm(launch: Launch) -> None:
+    server = launch()
     paths = ["/api/user/leads", "/api/user/leads?status=completed", "/_proxy/health", "/nope"]
     sent = [server.client.get(path, headers=AUTH) for path in paths * 50]
     server.process.send_signal(signal.SIGTERM)
@@ -23,14 +22,13 @@ def test_access__mock_lines_in_uvicorns_format_none_lost_on_sigterm(tmp_path: Pa
     assert lines[-len(sent) :] == [
         (path, str(response.status_code)) for path, response in zip(paths * 50, sent, strict=True)
     ]
-    server.stop()
 
 
 def test_access__proxy_lines_written_within_a_second_and_on_sigterm(
-    tmp_path: Path, upstream: FakeUpstream
+    launch: Launch, upstream: FakeUpstream
 ) -> None:
-    env = clean_env(LEADS_PROXY_MODE="proxy", LEADS_PROXY_UPSTREAM_URL=upstream.url + "/api")
-    server = start_server(tmp_path, env=env)
+    env = clean_env(LEADS_PROXY_MODE="proxy", LEADS_PROXY_UPSTREAM_URL=upstream.url)
+    server = launch(env=env)
     server.client.get("/api/user/leads", headers=AUTH)
     eventually(lambda: "GET /api/user/leads 200 MISS" in server.log(), within=3)
     for _ in range(300):
@@ -38,4 +36,3 @@ def test_access__proxy_lines_written_within_a_second_and_on_sigterm(
     server.process.send_signal(signal.SIGTERM)
     server.process.wait(timeout=15)
     assert server.log().count("GET /api/user/leads 200 HIT upstream=- key=") == 300
-    server.stop()

@@ -18,10 +18,10 @@ from tests.support import (
     BUNDLED,
     LEADS_PROXY,
     ROOT,
+    Launch,
     assert_valid_leads,
     clean_env,
     free_port,
-    start_server,
 )
 
 
@@ -214,23 +214,15 @@ def test_serve__a_bad_setting_exits_2_with_one_clear_line(
     assert nothing_listens_on(port)
 
 
-def test_serve__a_flag_wins_over_its_env_twin(tmp_path: Path) -> None:
-    running = start_server(
-        tmp_path, "--mock-auth", "off", env=clean_env(LEADS_PROXY_MOCK_AUTH="on")
-    )
-    try:
-        assert running.client.get("/leads").status_code == 200
-    finally:
-        running.stop()
+def test_serve__a_flag_wins_over_its_env_twin(launch: Launch, tmp_path: Path) -> None:
+    running = launch("--mock-auth", "off", env=clean_env(LEADS_PROXY_MOCK_AUTH="on"))
+    assert running.client.get("/leads").status_code == 200
 
 
-def test_serve__fixtures_dir_from_env(tmp_path: Path, fixtures_dir: Path) -> None:
+def test_serve__fixtures_dir_from_env(launch: Launch, tmp_path: Path, fixtures_dir: Path) -> None:
     write(fixtures_dir, "default", [EXAMPLE_LEAD])
-    running = start_server(tmp_path, env=clean_env(LEADS_PROXY_FIXTURES=str(fixtures_dir)))
-    try:
-        assert running.client.get("/leads", headers=AUTH).json() == [EXAMPLE_LEAD]
-    finally:
-        running.stop()
+    running = launch(env=clean_env(LEADS_PROXY_FIXTURES=str(fixtures_dir)))
+    assert running.client.get("/leads", headers=AUTH).json() == [EXAMPLE_LEAD]
 
 
 # --- bad fixtures -----------------------------------------------------------------
@@ -353,14 +345,13 @@ def test_fixtures_validate__unknown_status_is_a_warning_not_a_failure(fixtures_d
     assert "/0/status: unknown status 'voicemail'" in result.stdout
 
 
-def test_serve__unknown_status_is_logged_and_served(tmp_path: Path, fixtures_dir: Path) -> None:
+def test_serve__unknown_status_is_logged_and_served(
+    launch: Launch, tmp_path: Path, fixtures_dir: Path
+) -> None:
     write(fixtures_dir, "default", [lead(status="voicemail")])
-    running = start_server(tmp_path, "--fixtures", str(fixtures_dir))
-    try:
-        assert running.client.get("/leads", headers=AUTH).json()[0]["status"] == "voicemail"
-        assert "unknown status 'voicemail'" in running.log()
-    finally:
-        running.stop()
+    running = launch("--fixtures", str(fixtures_dir))
+    assert running.client.get("/leads", headers=AUTH).json()[0]["status"] == "voicemail"
+    assert "unknown status 'voicemail'" in running.log()
 
 
 # --- generate ---------------------------------------------------------------------
@@ -382,7 +373,7 @@ def test_fixtures_generate__is_valid_and_reproducible(tmp_path: Path) -> None:
 
 
 def test_fixtures_generate__a_large_file_serves_as_an_example(
-    tmp_path: Path, fixtures_dir: Path
+    launch: Launch, tmp_path: Path, fixtures_dir: Path
 ) -> None:
     shutil.copy(BUNDLED / "leads" / "default.json", fixtures_dir / "leads")
     out = fixtures_dir / "leads" / "big.json"
@@ -390,15 +381,12 @@ def test_fixtures_generate__a_large_file_serves_as_an_example(
     assert result.returncode == 0
     assert "20,000/20,000" in result.stderr  # the progress bar reached the end
     assert run("fixtures", "validate", str(fixtures_dir)).returncode == 0
-    running = start_server(tmp_path, "--fixtures", str(fixtures_dir))
-    try:
-        response = running.client.get(
-            "/leads?per_page=100&page=200", headers={**AUTH, "Prefer": "example=big"}
-        )
-        assert response.json()["total"] == 20_000
-        assert response.json()["data"][-1]["id"] == json.loads(out.read_text())[-1]["id"]
-    finally:
-        running.stop()
+    running = launch("--fixtures", str(fixtures_dir))
+    response = running.client.get(
+        "/leads?per_page=100&page=200", headers={**AUTH, "Prefer": "example=big"}
+    )
+    assert response.json()["total"] == 20_000
+    assert response.json()["data"][-1]["id"] == json.loads(out.read_text())[-1]["id"]
 
 
 @pytest.mark.parametrize(
@@ -430,21 +418,17 @@ def test_fixtures_generate__into_a_missing_folder_exits_2(tmp_path: Path) -> Non
 # --- the README's own command -----------------------------------------------------
 
 
-def test_readme__scripts_serve_starts_mock_mode_on_the_bundled_fixtures(tmp_path: Path) -> None:
-    running = start_server(tmp_path, command=[str(ROOT / "scripts" / "serve")])
-    try:
-        response = running.client.get("/api/user/leads", headers=AUTH)
-        assert response.json() == json.loads((BUNDLED / "leads" / "default.json").read_text())
-    finally:
-        running.stop()
+def test_readme__scripts_serve_starts_mock_mode_on_the_bundled_fixtures(
+    launch: Launch, tmp_path: Path
+) -> None:
+    running = launch(command=[str(ROOT / "scripts" / "serve")])
+    response = running.client.get("/api/user/leads", headers=AUTH)
+    assert response.json() == json.loads((BUNDLED / "leads" / "default.json").read_text())
 
 
-def test_serve__logs_what_it_serves_and_ignores_empty_env_values(tmp_path: Path) -> None:
-    running = start_server(tmp_path, env=clean_env(LEADS_PROXY_FIXTURES="", LEADS_PROXY_MODE=""))
-    try:
-        assert running.client.get("/leads", headers=AUTH).status_code == 200
-        assert f"fixtures from {BUNDLED}: examples default, documented, empty, large" in (
-            running.log()
-        )
-    finally:
-        running.stop()
+def test_serve__logs_what_it_serves_and_ignores_empty_env_values(
+    launch: Launch, tmp_path: Path
+) -> None:
+    running = launch(env=clean_env(LEADS_PROXY_FIXTURES="", LEADS_PROXY_MODE=""))
+    assert running.client.get("/leads", headers=AUTH).status_code == 200
+    assert f"fixtures from {BUNDLED}: examples default, documented, empty, large" in (running.log())

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.schema import EXAMPLE_LEAD, ErrorBody
-from tests.support import AUTH, BUNDLED, Server, assert_valid_leads, clean_env, start_server
+from tests.support import AUTH, BUNDLED, Launch, Server, assert_valid_leads, clean_env
 
 DEFAULT: list[dict[str, Any]] = json.loads((BUNDLED / "leads" / "default.json").read_text())
 PATHS = ["/api/user/leads", "/leads"]
@@ -83,14 +83,11 @@ def test_auth__scheme_is_case_insensitive(server: Server) -> None:
     assert response.status_code == 200
 
 
-def test_auth__mock_auth_off_lets_requests_without_a_key_in(tmp_path: Path) -> None:
-    running = start_server(tmp_path, env=clean_env(LEADS_PROXY_MOCK_AUTH="off"))
-    try:
-        for path in PATHS:
-            assert running.client.get(path).status_code == 200
-            assert running.client.get(path + "?status=created").status_code == 200
-    finally:
-        running.stop()
+def test_auth__mock_auth_off_lets_requests_without_a_key_in(launch: Launch, tmp_path: Path) -> None:
+    running = launch(env=clean_env(LEADS_PROXY_MOCK_AUTH="off"))
+    for path in PATHS:
+        assert running.client.get(path).status_code == 200
+        assert running.client.get(path + "?status=created").status_code == 200
 
 
 # --- filters ------------------------------------------------------------------

@@ -8,7 +8,6 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fake_upstream import FakeUpstream, key_tag
-from tests.support import BUNDLED, Server, clean_env, eventually, start_server
+from tests.support import BUNDLED, Launch, Server, clean_env, eventually, start_server
 
 KEY_A, KEY_B = "1|alpha-secret-key-0001", "2|bravo-secret-key-0002"
 A = {"Authorization": f"Bearer {KEY_A}"}
@@ -27,25 +26,15 @@ StartProxy = Callable[..., Server]
 
 
 @pytest.fixture
-def start_proxy(tmp_path: Path, upstream: FakeUpstream) -> Iterator[StartProxy]:
-    started: list[Server] = []
+def start_proxy(launch: Launch, upstream: FakeUpstream) -> StartProxy:
+    """Launch proxy mode in front of the fake upstream; env vars as keywords."""
 
     def start(*args: str, **env: str) -> Server:
-        server = start_server(
-            tmp_path,
-            "--mode",
-            "proxy",
-            "--upstream-url",
-            upstream.url,
-            *args,
-            env=clean_env(**env),
+        return launch(
+            "--mode", "proxy", "--upstream-url", upstream.url, *args, env=clean_env(**env)
         )
-        started.append(server)
-        return server
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 def leads(response: httpx.Response) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import pytest
 from app.fixtures import load_fixtures, write_atomically
 from app.schema import EXAMPLE_LEAD
 from tests.fake_upstream import FakeUpstream
-from tests.support import AUTH, LEADS_PROXY, ROOT, clean_env, start_server
+from tests.support import AUTH, LEADS_PROXY, ROOT, Launch, clean_env
 
 KEY = "7|record-secret-token-value"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -22,32 +22,23 @@ def every_file(root: Path) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file()]
 
 
-def record(tmp_path: Path, upstream: FakeUpstream, *args: str) -> Path:
-    """Run record mode over three queries; return the fixtures folder it wrote."""
+def record(launch: Launch, tmp_path: Path, upstream: FakeUpstream, *args: str) -> Path:
+    """Run record mode over three queries, then stop it; return the fixtures folder it wrote."""
     fixtures = tmp_path / "recorded"
-    server = start_server(
-        tmp_path,
-        "--mode",
-        "record",
-        "--upstream-url",
-        upstream.url,
-        "--fixtures",
-        str(fixtures),
-        *args,
+    server = launch(
+        "--mode", "record", "--upstream-url", upstream.url, "--fixtures", str(fixtures), *args
     )
-    try:
-        for query in ["", "?status=completed", "?status=completed&page=", "?campaign_id=2"]:
-            assert server.client.get(f"/api/user/leads{query}", headers=HEADERS).status_code == 200
-        assert server.client.get("/api/user/leads", headers=HEADERS).headers["x-cache"] == "HIT"
-    finally:
-        server.stop()
+    for query in ["", "?status=completed", "?status=completed&page=", "?campaign_id=2"]:
+        assert server.client.get(f"/api/user/leads{query}", headers=HEADERS).status_code == 200
+    assert server.client.get("/api/user/leads", headers=HEADERS).headers["x-cache"] == "HIT"
+    server.stop()
     return fixtures
 
 
 def test_record__writes_one_fixture_per_query_and_an_index(
-    tmp_path: Path, upstream: FakeUpstream
+    launch: Launch, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
-    fixtures = record(tmp_path, upstream)
+    fixtures = record(launch, tmp_path, upstream)
     names = sorted(path.stem for path in (fixtures / "leads").glob("*.json"))
     assert names == ["default", "recorded", "recorded-campaign-id-2", "recorded-status-completed"]
     index = json.loads((fixtures / "recordings.json").read_text())
@@ -56,10 +47,12 @@ def test_record__writes_one_fixture_per_query_and_an_index(
     assert upstream.count() == 3  # the two spellings of status=completed are one query
 
 
-def test_record__writes_no_secret_anywhere(tmp_path: Path, upstream: FakeUpstream) -> None:
+def test_record__writes_no_secret_anywhere(
+    launch: Launch, tmp_path: Path, upstream: FakeUpstream
+) -> None:
     secret_body = json.dumps([{**EXAMPLE_LEAD, "variables": {"echo": KEY}}]).encode()
     with upstream.behaving(body=secret_body):
-        fixtures = record(tmp_path, upstream)
+        fixtures = record(launch, tmp_path, upstream)
     files = every_file(fixtures)
     assert files
     for path in files:
@@ -69,26 +62,25 @@ def test_record__writes_no_secret_anywhere(tmp_path: Path, upstream: FakeUpstrea
     assert "[redacted]" in (fixtures / "leads" / "recorded.json").read_text()
 
 
-def test_record__replays_offline_in_mock_mode(tmp_path: Path, upstream: FakeUpstream) -> None:
-    fixtures = record(tmp_path, upstream, "--record-as-default")
+def test_record__replays_offline_in_mock_mode(
+    launch: Launch, tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    fixtures = record(launch, tmp_path, upstream, "--record-as-default")
     recorded = json.loads((fixtures / "leads" / "recorded-status-completed.json").read_text())
     upstream.stop()  # from here on, nothing to proxy to
-    server = start_server(tmp_path, "--fixtures", str(fixtures))
-    try:
-        prefer = {**AUTH, "Prefer": "example=recorded-status-completed"}
-        assert server.client.get("/leads", headers=prefer).json() == recorded
-        default = server.client.get("/leads", headers=AUTH).json()
-        assert default == json.loads((fixtures / "leads" / "recorded.json").read_text())
-    finally:
-        server.stop()
+    server = launch("--fixtures", str(fixtures))
+    prefer = {**AUTH, "Prefer": "example=recorded-status-completed"}
+    assert server.client.get("/leads", headers=prefer).json() == recorded
+    default = server.client.get("/leads", headers=AUTH).json()
+    assert default == json.loads((fixtures / "leads" / "recorded.json").read_text())
 
 
 def test_record__anonymize_keeps_validity_and_drops_personal_data(
-    tmp_path: Path, upstream: FakeUpstream
+    launch: Launch, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
     original = [json.loads(json.dumps(EXAMPLE_LEAD))]
     with upstream.behaving(body=json.dumps(original).encode()):
-        fixtures = record(tmp_path, upstream, "--anonymize")
+        fixtures = record(launch, tmp_path, upstream, "--anonymize")
     load_fixtures(fixtures)  # the recording validates: mock mode can serve it
     for path in every_file(fixtures):
         text = path.read_text()
@@ -104,10 +96,10 @@ def test_record__anonymize_keeps_validity_and_drops_personal_data(
 
 
 def test_record__an_answer_that_does_not_validate_is_not_written(
-    tmp_path: Path, upstream: FakeUpstream
+    launch: Launch, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
     with upstream.behaving(body=b'[{"id": "not a lead"}]'):
-        fixtures = record(tmp_path, upstream)
+        fixtures = record(launch, tmp_path, upstream)
     assert list((fixtures / "leads").glob("*.json")) == []
     assert not (fixtures / "recordings.json").exists()
 

@@ -21,7 +21,7 @@ from app.redis_format import lock_key
 from app.shared import Shared
 from tests.fake_upstream import FakeUpstream
 from tests.redis_server import RedisServer
-from tests.support import Server, clean_env, eventually, free_port, start_server
+from tests.support import Launch, Server, clean_env, eventually, free_port
 
 KEY_A, KEY_B = "1|alpha-secret-key-0001", "2|bravo-secret-key-0002"
 A = {"Authorization": f"Bearer {KEY_A}"}
@@ -40,15 +40,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def start_shield(
-    tmp_path: Path, upstream: FakeUpstream, redis_server: RedisServer
-) -> Iterator[StartShield]:
-    """Start one more leads-proxy process in proxy mode on the shared Redis."""
-    started: list[Server] = []
+def start_shield(launch: Launch, upstream: FakeUpstream, redis_server: RedisServer) -> StartShield:
+    """Launch one more leads-proxy process in proxy mode on the shared Redis."""
 
     def start(*args: str, cache_url: str | None = None) -> Server:
-        server = start_server(
-            tmp_path,
+        return launch(
             "--mode",
             "proxy",
             "--upstream-url",
@@ -58,12 +54,8 @@ def start_shield(
             *args,
             env=clean_env(LEADS_PROXY_KEY_SECRET=SECRET, LEADS_PROXY_ADMIN_TOKEN=ADMIN),
         )
-        started.append(server)
-        return server
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 def fan_out(servers: list[Server], clients: int, path: str = "/api/user/leads") -> list[int]:
