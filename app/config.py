@@ -186,6 +186,13 @@ class Settings(BaseSettings):
         group="record",
         bare="on",
     )
+    max_recordings: int = setting(
+        1000,
+        "most distinct queries written; answers to others are served, not written",
+        group="record",
+        metavar="N",
+        ge=1,
+    )
     record_as_default: Switch = setting(
         Switch.OFF,
         "also write the answer to the unfiltered listing as leads/default.json",

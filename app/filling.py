@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from app.cache import CacheKey, Clock, Entry, MemoryStorage, bearer_token, normalize_query
+from app.cache import CacheKey, Clock, Entry, MemoryStorage, bearer_token
 from app.fixtures import etag_of
 from app.policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
 from app.record import Recorder
@@ -122,7 +122,7 @@ class Filler:
 
     # --- single flight ------------------------------------------------------------
 
-    def flight(self, key: CacheKey, query: str, headers: dict[str, str]) -> asyncio.Future[Outcome]:
+    def flight(self, key: CacheKey, headers: dict[str, str]) -> asyncio.Future[Outcome]:
         """The one upstream request for this key, started now or already on its way.
 
         Waiters get it shielded: a client that goes away cancels only its own
@@ -130,17 +130,17 @@ class Filler:
         """
         task = self._flights.get(key)
         if task is None:
-            task = _one_per_key(self._flights, key, self._fill(key, query, headers))
+            task = _one_per_key(self._flights, key, self._fill(key, headers))
         else:
             self.stats.collapsed_waiters += 1
         return asyncio.shield(task)
 
-    def refresh(self, key: CacheKey, query: str, headers: dict[str, str]) -> None:
+    def refresh(self, key: CacheKey, headers: dict[str, str]) -> None:
         """Start a background refresh, unless one is already on its way."""
         if key in self._flights:
             return
         self.stats.background_refreshes += 1
-        self.flight(key, query, headers)
+        self.flight(key, headers)
 
     def cooldown_left(self, fingerprint: str, now: float) -> float:
         until = self._cooldowns.get(fingerprint)
@@ -188,11 +188,11 @@ class Filler:
         self.storage.put(key, held)
         return held
 
-    async def _fill(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
+    async def _fill(self, key: CacheKey, headers: dict[str, str]) -> Outcome:
         """The outcome of one fill: asked of the upstream here, or by another process."""
         shared = self.shared
         if shared is None:
-            return await self._fetch(key, query, headers)
+            return await self._fetch(key, headers)
         token = shared.new_token()
         hold = self.upstream.timeout + 1.0  # a lock left by a dead process expires
         until = self._clock() + hold
@@ -219,7 +219,7 @@ class Filler:
                 failed = "another process's request to the upstream failed"
                 return Failed(UpstreamUnavailable(failed))
         try:
-            outcome = await self._fetch(key, query, headers)
+            outcome = await self._fetch(key, headers)
             if isinstance(outcome, Filled) and outcome.stored:
                 await shared.put(key, outcome.entry)
             elif isinstance(outcome, Limited):
@@ -237,8 +237,10 @@ class Filler:
 
     # --- the upstream -------------------------------------------------------------
 
-    async def _fetch(self, key: CacheKey, query: str, headers: dict[str, str]) -> Outcome:
+    async def _fetch(self, key: CacheKey, headers: dict[str, str]) -> Outcome:
+        """Ask the upstream for the key's canonical query: the key is what is forwarded."""
         self.stats.upstream_requests += 1
+        query = key.query
         try:
             answer = await self.upstream.fetch_leads(query, headers)
         except UpstreamError as error:
@@ -264,7 +266,7 @@ class Filler:
             return
         token = bearer_token(authorization.encode("latin-1")) or b""
         try:
-            self._recorder.record(normalize_query(query), body, token)
+            self._recorder.record(query, body, token)
         except OSError as error:  # a full disk must not stop the proxy from serving
             log.warning("not recorded: %s", error.strerror or error)
 
@@ -302,6 +304,8 @@ class Filler:
     def close(self) -> None:
         for task in [*self._flights.values(), *self._lookups.values()]:
             task.cancel()
+        if self._recorder is not None:
+            self._recorder.flush()
 
 
 def _one_per_key(

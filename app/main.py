@@ -155,6 +155,7 @@ def build_proxy(
             settings.fixtures,
             anonymize=settings.anonymize is Switch.ON,
             as_default=settings.record_as_default is Switch.ON,
+            max_recordings=settings.max_recordings,
         )
         if settings.mode is Mode.RECORD
         else None,

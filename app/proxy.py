@@ -138,14 +138,14 @@ class ProxyService:
             return verdicts.hit(decision.entry, now, if_none_match), verdicts.HIT, None
         if isinstance(decision, Stale):
             if decision.refresh:
-                self.filler.refresh(key, *_fill_request(incoming))
+                self.filler.refresh(key, _fill_headers(incoming))
             return verdicts.stale(decision, now, if_none_match), verdicts.STALE, None
         if isinstance(decision, CachedOnly):
             return verdicts.cached_only(), verdicts.MISS, None
         if isinstance(decision, TooMany):
             return verdicts.too_many(decision), verdicts.MISS, None
 
-        outcome = await self.filler.flight(key, *_fill_request(incoming))
+        outcome = await self.filler.flight(key, _fill_headers(incoming))
         after = self._clock()
         settled = settle(
             outcome,
@@ -311,10 +311,9 @@ class ProxyService:
         )
 
 
-def _fill_request(incoming: Incoming) -> tuple[str, dict[str, str]]:
-    """The query and headers a fill sends upstream for this request."""
-    headers = {
+def _fill_headers(incoming: Incoming) -> dict[str, str]:
+    """The headers a fill sends upstream for this request (the query is the key's)."""
+    return {
         "Authorization": (incoming.header(b"authorization") or b"").decode("latin-1"),
         "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
     }
-    return incoming.query.decode("latin-1"), headers

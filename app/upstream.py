@@ -215,4 +215,9 @@ class Upstream:
                 raise UpstreamGarbage(
                     "the upstream answered 200 with a body that is not JSON", upstream_status=200
                 ) from error
+            except RecursionError as error:  # JSON nested deeper than any listing is
+                raise UpstreamGarbage(
+                    "the upstream answered 200 with JSON nested too deep to read",
+                    upstream_status=200,
+                ) from error
         return answer

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.cache import canonical_query
 from tests.fake_upstream import FakeUpstream, key_tag
 from tests.support import BUNDLED, Launch, Server, clean_env, eventually, start_server
 
@@ -80,12 +81,19 @@ def test_cache__same_meaning_same_entry_other_query_other_entry(
 ) -> None:
     proxy = start_proxy()
     proxy.client.get("/leads?status=completed&per_page=5", headers=A)
-    same = proxy.client.get("/leads?per_page=5&status=completed&page=", headers=A)
+    same = proxy.client.get("/leads?per_page=5&status=x&status=completed", headers=A)
     other = proxy.client.get("/leads?status=created", headers=A)
+    empty = proxy.client.get("/leads?status=created&page=", headers=A)
     assert same.headers["x-cache"] == "HIT"
     assert other.headers["x-cache"] == "MISS"
-    assert upstream.count() == 2
-    assert upstream.seen[1].query == "status=created"  # forwarded as the client sent it
+    assert empty.headers["x-cache"] == "MISS"  # an empty page= is sent on, so its own entry
+    assert upstream.count() == 3
+    # The canonical query is what is forwarded: names sorted, the last value of each.
+    assert [seen.query for seen in upstream.seen] == [
+        "per_page=5&status=completed",
+        "status=created",
+        "page=&status=created",
+    ]
 
 
 def test_cache__expires_after_the_ttl(start_proxy: StartProxy, upstream: FakeUpstream) -> None:
@@ -174,6 +182,30 @@ def test_keys__no_answer_ever_reaches_another_key(
             "/leads", params=params, headers={"Authorization": authorization}
         )
         assert owner(response) == key_tag(authorization)
+
+
+RAW_PARTS = st.sampled_from(
+    ["status", "status[]", "ids[]", "page", "", "%1F", "%zz", "%41", "A", "+", "%20", "%FF",
+     "%EF%BF%BD", "completed", "%2B1", "a.b", "a_b"]
+)  # fmt: skip
+RAW_QUERIES = st.lists(
+    st.tuples(RAW_PARTS, st.one_of(st.none(), RAW_PARTS)), min_size=0, max_size=4
+).map(lambda pairs: "&".join(n if v is None else f"{n}={v}" for n, v in pairs))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(queries=st.lists(RAW_QUERIES, min_size=1, max_size=5))
+def test_keys__an_entry_is_shared_only_by_queries_forwarded_byte_for_byte_alike(
+    shared_proxy: Server, queries: list[str]
+) -> None:
+    """The answer a client gets is the upstream's answer to the very query forwarded for it."""
+    for raw in queries + queries:  # twice: the second round is served from cache
+        response = shared_proxy.client.get("/leads?" + raw if raw else "/leads", headers=A)
+        sent = response.request.url.query.decode("ascii")
+        echoed = leads(response)[0]["variables"]["query"]
+        assert echoed == canonical_query(sent), (raw, response.headers["x-cache"])
 
 
 # --- single flight ----------------------------------------------------------------------

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import unquote_to_bytes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.cache import CacheKey, Entry, KeyMaker, MemoryStorage, State, normalize_query
+from app.cache import CacheKey, Entry, KeyMaker, MemoryStorage, State, canonical_query
 from tests.fakes import Clock, entry
 
 
@@ -31,22 +34,79 @@ def test_entry__held_never_past_its_freshness() -> None:
     ("one", "other"),
     [
         ("status=a&campaign_id=2", "campaign_id=2&status=a"),
-        ("status=a&page=", "status=a"),
         ("status=b&status=a", "status=a"),
-        ("phone_number=%2B1555", "phone_number=+1555".replace("+", "%2B")),
-        ("", "page=&per_page="),
+        ("phone_number=%2B1555", "phone_number=%2b1555"),
+        ("q=a+b", "q=a%20b"),
+        ("q=%41", "q=A"),
+        ("status=a&&=x", "status=a"),
+        ("ids[]=1&status=a&ids[]=2", "status=a&ids[]=1&ids[]=2"),
+        ("q=%zz", "q=%25zz"),
     ],
 )
-def test_normalize_query__same_meaning_same_key(one: str, other: str) -> None:
-    assert normalize_query(one) == normalize_query(other)
+def test_canonical_query__same_array_to_php_same_spelling(one: str, other: str) -> None:
+    assert canonical_query(one) == canonical_query(other)
 
 
 @pytest.mark.parametrize(
     ("one", "other"),
-    [("status=a", "status=b"), ("status=a", ""), ("page=1", "page=2")],
+    [
+        ("status=a", "status=b"),
+        ("status=a", ""),
+        ("page=1", "page=2"),
+        ("status=", ""),  # present but empty is the controller's business
+        ("status=%1F", ""),  # not whitespace to PHP's trim
+        ("status=%20", "status="),
+        ("ids[]=1&ids[]=2", "ids[]=2"),  # arrays are kept whole
+        ("ids[]=1&ids[]=2", "ids[]=2&ids[]=1"),
+        ("q=%FF", "q=%EF%BF%BD"),  # invalid UTF-8 is not the replacement character
+        ("a[]=2&a=1", "a=1&a[]=2"),  # PHP: the last one wins, whichever kind it is
+    ],
 )
-def test_normalize_query__other_meaning_other_key(one: str, other: str) -> None:
-    assert normalize_query(one) != normalize_query(other)
+def test_canonical_query__other_array_to_php_other_spelling(one: str, other: str) -> None:
+    assert canonical_query(one) != canonical_query(other)
+
+
+def php_parse_str(query: str) -> dict[bytes, object]:
+    """A model of PHP's parse_str for flat names and `name[]` / `name[key]` arrays."""
+    result: dict[bytes, object] = {}
+    for part in query.encode("latin-1").split(b"&"):
+        raw_name, _, raw_value = part.partition(b"=")
+        name = unquote_to_bytes(raw_name.replace(b"+", b" "))
+        value = unquote_to_bytes(raw_value.replace(b"+", b" "))
+        if not name:
+            continue
+        base, bracket, rest = name.partition(b"[")
+        if not bracket:
+            result[base] = value
+            continue
+        current = result.get(base)
+        items: list[tuple[bytes | None, bytes]] = current if isinstance(current, list) else []
+        index = rest.split(b"]", 1)[0]
+        if index:
+            items = [item for item in items if item[0] != index]
+        items.append((index or None, value))
+        result[base] = items
+    return dict(sorted(result.items()))
+
+
+QUERY_PARTS = st.sampled_from(
+    ["status", "ids[]", "a[x]", "a", "page", "", "%zz", "%41", "+", "%FF", "%1F", "%20", "1"]
+)
+
+
+@settings(max_examples=400)
+@given(
+    pairs=st.lists(
+        st.tuples(QUERY_PARTS, st.one_of(st.none(), QUERY_PARTS)), min_size=0, max_size=6
+    )
+)
+def test_canonical_query__php_reads_the_canonical_form_as_the_original(
+    pairs: list[tuple[str, str | None]],
+) -> None:
+    query = "&".join(name if value is None else f"{name}={value}" for name, value in pairs)
+    canonical = canonical_query(query)
+    assert php_parse_str(canonical) == php_parse_str(query)
+    assert canonical_query(canonical) == canonical  # one spelling: canonical is a fixed point
 
 
 @pytest.mark.parametrize("secret", [b"k" * 32, b"short", b"x" * 100], ids=["32", "5", "100"])

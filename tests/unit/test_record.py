@@ -49,3 +49,93 @@ def test_recorder__a_paginated_answer_is_recorded_as_its_leads(tmp_path: Path) -
     path = Recorder(tmp_path).record("page=1", body, b"1|k")
     assert path is not None
     assert json.loads(path.read_text()) == [EXAMPLE_LEAD]
+
+
+def lead_with(**variables: object) -> dict[str, object]:
+    return {**EXAMPLE_LEAD, "variables": {**EXAMPLE_LEAD["variables"], **variables}}
+
+
+def upstream_echo(token: str) -> bytes:
+    """A listing whose strings hold the token, JSON-escaped as an upstream may (\\/, \\uXXXX)."""
+    escaped = json.dumps(token, ensure_ascii=True)[1:-1].replace("/", "\\/")
+    text = json.dumps([lead_with(echo="@@", bearer="Bearer @@", note="key=@@ end")])
+    return text.replace("@@", escaped).encode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["1|sanctum-token-0123456789", 'slash/ed\\back"quote-long', "caf\u00e9-long-enough-token"],
+)
+def test_recorder__a_long_token_is_redacted_wherever_it_is_after_decoding(
+    tmp_path: Path, token: str
+) -> None:
+    path = Recorder(tmp_path).record("", upstream_echo(token), token.encode("utf-8"))
+    assert path is not None
+    text = path.read_text()
+    assert token not in text
+    assert json.dumps(token)[1:-1] not in text
+    variables = json.loads(text)[0]["variables"]
+    assert variables["echo"] == "[redacted]"
+    assert variables["bearer"] == "Bearer [redacted]"
+    assert variables["note"] == "key=[redacted] end"
+
+
+@pytest.mark.parametrize(
+    "token", ["1", '"', ":", "a", "id", "2025", "\\", "/", "\u00e9", "[", "12345678"]
+)
+def test_recorder__a_short_token_is_redacted_where_it_is_a_whole_string_and_data_stays_whole(
+    tmp_path: Path, token: str
+) -> None:
+    path = Recorder(tmp_path).record("", upstream_echo(token), token.encode("utf-8"))
+    assert path is not None, f"not recorded for token {token!r}"
+    written = json.loads(path.read_text())[0]
+    assert written["variables"]["echo"] == "[redacted]"
+    assert written["variables"]["bearer"] == "[redacted]"
+    assert written["created_at"] == EXAMPLE_LEAD["created_at"]
+    assert written["phone_number"] == EXAMPLE_LEAD["phone_number"]
+    assert written["id"] == EXAMPLE_LEAD["id"]
+
+
+def test_recorder__one_file_per_canonical_query_even_when_slugs_collide(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path)
+    one = recorder.record("campaign_id=1", BODY, b"k")
+    other = recorder.record("campaign_id=-1", BODY, b"k")
+    again = recorder.record("campaign_id=1", BODY, b"k")
+    assert one is not None
+    assert other is not None
+    assert one != other
+    assert again == one
+    index = json.loads((tmp_path / "recordings.json").read_text())
+    assert {entry["query"] for entry in index.values()} == {"campaign_id=1", "campaign_id=-1"}
+    # A new recorder on the folder keeps the names the index gave.
+    assert Recorder(tmp_path).record("campaign_id=-1", BODY, b"k") == other
+
+
+def test_recorder__bounded_by_max_recordings(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, max_recordings=2)
+    assert recorder.record("a=1", BODY, b"k") is not None
+    assert recorder.record("a=2", BODY, b"k") is not None
+    assert recorder.record("a=3", BODY, b"k") is None
+    assert recorder.record("a=1", BODY, b"k") is not None  # a known query is still rewritten
+    assert len(list((tmp_path / "leads").glob("recorded-*.json"))) == 2
+
+
+def test_recorder__the_index_is_written_for_new_queries_and_on_flush(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path)
+    recorder.record("a=1", BODY, b"k")
+    index = tmp_path / "recordings.json"
+    first = index.read_text()
+    recorder.record("a=1", BODY, b"k")
+    assert index.read_text() == first  # a rewrite of a known query: not written yet
+    recorder.flush()
+    assert json.loads(index.read_text())["recorded-a-1"]["query"] == "a=1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b"not json", b'{"data": "nope"}'],
+    ids=["deep", "not-json", "not-leads"],
+)
+def test_recorder__an_answer_it_cannot_use_is_not_written(tmp_path: Path, body: bytes) -> None:
+    assert Recorder(tmp_path).record("", body, b"k") is None
+    assert list((tmp_path / "leads").iterdir()) == []
