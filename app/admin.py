@@ -76,8 +76,8 @@ async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSO
     if body.strip():
         try:
             api_key = json.loads(body).get("api_key")
-        except (ValueError, AttributeError):
-            api_key = 0  # not a JSON object: refused below
+        except (ValueError, AttributeError, RecursionError):
+            api_key = 0  # not a JSON object (or not UTF-8, or nested past reading): refused below
         if not isinstance(api_key, str) or not api_key:
             message = 'The body must be a JSON object like {"api_key": "..."}, or empty.'
             return JSONResponse(

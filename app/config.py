@@ -155,6 +155,14 @@ class Settings(BaseSettings):
         metavar="SECONDS",
         ge=0,
     )
+    max_cooldown: float = setting(
+        3600.0,
+        "the longest an upstream's Retry-After may hold a key back",
+        group="proxy",
+        metavar="SECONDS",
+        gt=0,
+        le=86400,
+    )
     max_entries: int = setting(10_000, "most answers cached", group="proxy", metavar="N", ge=1)
     max_bytes: int = setting(
         256 * 1024 * 1024, "most bytes of answers cached", group="proxy", metavar="BYTES", ge=1

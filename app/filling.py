@@ -40,6 +40,7 @@ class ProxyConfig:
     stale_while_revalidate: float = 30.0
     stale_if_error: float = 600.0
     max_entry_bytes: int = 8 * 1024 * 1024
+    max_cooldown: float = 3600.0
 
 
 # --- the shared layer, as the filling sees it ----------------------------------
@@ -230,8 +231,8 @@ class Filler:
         return outcome
 
     def _cool(self, key: CacheKey, seconds: float) -> Limited:
-        """Another process was told to wait: this one waits as long."""
-        until = self._clock() + seconds
+        """Another process was told to wait: this one waits as long (within the cap)."""
+        until = self._clock() + min(seconds, self.config.max_cooldown)
         self._cooldowns[key.fingerprint] = until
         return Limited(None, until)
 
@@ -255,7 +256,12 @@ class Filler:
             return Filled(entry, stored)
         if answer.status == 429:
             self.stats.upstream_error("rate_limited")
-            until = cooldown_until(answer.header("retry-after"), now=now, wall=self._wall())
+            until = cooldown_until(
+                answer.header("retry-after"),
+                now=now,
+                wall=self._wall(),
+                cap=self.config.max_cooldown,
+            )
             self._cooldowns[key.fingerprint] = until
             log.warning("upstream: 429, key %s waits %.0f s", key.short, until - now)
             return Limited(answer, until)

@@ -147,6 +147,7 @@ def build_proxy(
             stale_while_revalidate=settings.stale_while_revalidate,
             stale_if_error=settings.stale_if_error,
             max_entry_bytes=settings.max_entry_bytes,
+            max_cooldown=settings.max_cooldown,
         ),
         stats=stats,
         shared=shared,

@@ -36,7 +36,8 @@ from typing import Literal
 from app.cache import Entry, State
 from app.upstream import Answer, UpstreamError
 
-DEFAULT_COOLDOWN = 10.0  # seconds, for a 429 that says no Retry-After
+DEFAULT_COOLDOWN = 10.0  # seconds, for a 429 that says no Retry-After (or one unreadable)
+MAX_COOLDOWN = 3600.0  # seconds: the most any Retry-After holds a key, by default
 
 StaleWhy = Literal["stale-while-revalidate", "rate-limited", "stale-if-error"]
 
@@ -198,21 +199,27 @@ def settle(
     return Unserved(outcome.error)
 
 
-def cooldown_until(retry_after: str | None, *, now: float, wall: float) -> float:
-    """When a key that got a 429 may ask again, on the clock that `now` is read from."""
+def cooldown_until(
+    retry_after: str | None, *, now: float, wall: float, cap: float = MAX_COOLDOWN
+) -> float:
+    """When a key that got a 429 may ask again, on the clock that `now` is read from.
+
+    A missing or unreadable Retry-After waits `DEFAULT_COOLDOWN`; none waits
+    longer than `cap` (--max-cooldown), whatever the upstream says.
+    """
     wait = retry_after_seconds(retry_after, wall=wall)
-    return now + (DEFAULT_COOLDOWN if wait is None else wait)
+    return now + min(cap, DEFAULT_COOLDOWN if wait is None else wait)
 
 
 def retry_after_seconds(value: str | None, *, wall: float) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    """Seconds from a Retry-After header (ASCII delta seconds or an HTTP date); None if neither."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # "²".isdigit() is true too
+        return float(min(int(value), 10**9))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, when.timestamp() - wall)
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(0.0, when.timestamp() - wall)

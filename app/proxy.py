@@ -41,7 +41,7 @@ from app.policy import (
     decide,
     settle,
 )
-from app.reply import Incoming, Reply, hot_headers
+from app.reply import Incoming, Reply, hot_headers, refusal
 from app.stats import Stats
 from app.upstream import UpstreamError, forwardable
 
@@ -115,6 +115,12 @@ class ProxyService:
 
     async def answer(self, incoming: Incoming) -> Reply:
         started = self._clock()
+        refused = refusal(incoming, passthrough=False)
+        if refused is not None:
+            reply = verdicts.bypass(refused, no_key=False)
+            self._count(verdicts.BYPASS, reply.status)
+            self._log(incoming, reply, verdicts.BYPASS, None, None)
+            return reply
         token = bearer_token(incoming.header(b"authorization"))
         if token is None:
             reply = verdicts.bypass(await self._forward(incoming), no_key=True)
@@ -198,8 +204,9 @@ class ProxyService:
         started = self._clock()
         self.stats.requests += 1
         self.stats.forwarded += 1
-        reply = await self._forward(incoming)
-        if 200 <= reply.status < 300 and self._is_lead_write(incoming):
+        refused = refusal(incoming, passthrough=True)
+        reply = refused or await self._forward(incoming)
+        if refused is None and 200 <= reply.status < 300 and self._is_lead_write(incoming):
             await self._invalidate(incoming)
         reply = verdicts.bypass(reply, no_key=False)
         token = bearer_token(incoming.header(b"authorization"))
@@ -209,15 +216,22 @@ class ProxyService:
 
     async def _forward(self, incoming: Incoming) -> Reply:
         self.stats.upstream_requests += 1
-        # /api/<rest> goes to <upstream>/<rest>; the /leads alias to the listing.
-        path = incoming.path[4:] if incoming.path.startswith("/api/") else "/user/leads"
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in incoming.headers]
+        # /api/<rest> goes to <upstream>/<rest> as the client wrote it (%3F stays
+        # %3F); the /leads alias to the listing.
+        raw = incoming.raw_path or incoming.path.encode()
+        path = raw[4:].decode("latin-1") if raw.startswith(b"/api/") else "/user/leads"
+        received = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in incoming.headers]
+        headers = forwardable(received)
+        if incoming.method == "HEAD":
+            # An upstream that sends a body with its HEAD answer would leave it
+            # on the connection for the next request, another key's: use one once.
+            headers.append(("Connection", "close"))
         try:
             answer = await self.filler.upstream.request(
                 incoming.method,
                 path,
                 query=incoming.query.decode("latin-1"),
-                headers=forwardable(headers),
+                headers=headers,
                 body=incoming.body,
             )
         except UpstreamError as error:

@@ -57,6 +57,7 @@ class Incoming:
     headers: Sequence[tuple[bytes, bytes]] = ()  # raw, names in lower case
     body: bytes = b""
     origin: str = "http://127.0.0.1:8000"  # scheme://host[:port] the client used
+    raw_path: bytes = b""  # the path as the client sent it, still percent-encoded
 
     def header(self, name: bytes) -> bytes | None:
         return next((value for key, value in self.headers if key == name), None)
@@ -79,6 +80,7 @@ class Incoming:
             headers=headers,
             body=body,
             origin=f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}",
+            raw_path=scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape"),
         )
 
     @property
@@ -112,12 +114,47 @@ def hot_headers(
     authorization = if_none_match = None
     for name, value in headers:
         if name == b"authorization":
+            if authorization is not None:
+                return None  # two of them: the full path refuses the request
             authorization = value
         elif name == b"if-none-match":
             if_none_match = value
         elif name == unless:
             return None
     return authorization, if_none_match
+
+
+_VISIBLE = frozenset(range(0x20, 0x7F)) | {0x09}
+
+
+def refusal(incoming: Incoming, *, passthrough: bool) -> Reply | None:
+    """Why a request cannot be sent on as it is (a JSON error reply), or None.
+
+    One `Authorization` header at most, in visible ASCII (else Laravel's 401);
+    every other header value sent on in visible ASCII; on a pass-through path,
+    no control byte and no `.` or `..` segment (it would leave /api/ upstream).
+    """
+    authorizations = [value for name, value in incoming.headers if name == b"authorization"]
+    if len(authorizations) > 1:
+        return Reply.message(400, {"message": "Send one Authorization header, not several."})
+    if authorizations and not _VISIBLE.issuperset(authorizations[0]):
+        return Reply.message(401, {"message": "Unauthenticated."})
+    names = None if passthrough else {b"accept"}
+    for name, value in incoming.headers:
+        if (names is None or name in names) and not _VISIBLE.issuperset(value):
+            header = name.decode("latin-1", "replace")
+            message = f"The {header} header holds bytes that are not visible ASCII."
+            return Reply.message(400, {"message": message})
+    if passthrough:
+        raw = incoming.raw_path
+        decoded_path = incoming.path.encode("utf-8", "surrogateescape")
+        if any(byte < 0x20 or byte == 0x7F for byte in raw + decoded_path):
+            return Reply.message(400, {"message": "The path holds control characters."})
+        segments = raw.split(b"/")
+        decoded = [segment.replace(b"%2e", b".").replace(b"%2E", b".") for segment in segments]
+        if any(segment in {b".", b".."} for segment in decoded):
+            return Reply.message(400, {"message": "The path holds a . or .. segment."})
+    return None
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,21 @@ def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
 
 
+def _connect_failure(error: httpx.ConnectError) -> str:
+    """What went wrong when no connection could be made, in words."""
+    causes: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(str(cause) for cause in causes)
+    if any(isinstance(cause, socket.gaierror) for cause in causes) or "not known" in text:
+        return "the upstream's host name could not be resolved"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or "refused" in text:
+        return "the upstream refused the connection"
+    return f"no connection could be made to the upstream ({str(error) or type(error).__name__})"
+
+
 class Pace(Protocol):
     """Waits for the next slot the upstream budget allows."""
 
@@ -176,17 +192,20 @@ class Upstream:
             method, url, headers=headers, content=body, extensions=self._timeouts
         )
         try:
-            response = await self._transport.handle_async_request(request)
-            try:
-                content = await response.aread()
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as error:
+            # One deadline for the whole exchange: httpx's timeouts are per read,
+            # and a body dripped a byte at a time would never trip them.
+            async with asyncio.timeout(self.timeout):
+                response = await self._transport.handle_async_request(request)
+                try:
+                    content = await response.aread()
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError) as error:
             raise UpstreamTimeout(
                 f"the upstream did not answer within {self.timeout:g} s"
             ) from error
         except httpx.ConnectError as error:
-            raise UpstreamUnavailable(f"the upstream refused the connection ({error})") from error
+            raise UpstreamUnavailable(_connect_failure(error)) from error
         except (httpx.TransportError, httpx.DecodingError) as error:
             raise UpstreamUnavailable(
                 f"the upstream broke the connection ({type(error).__name__})"

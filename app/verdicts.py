@@ -183,7 +183,8 @@ def bypass(reply: Reply, *, no_key: bool) -> Reply:
 
 
 def failed_forward(error: UpstreamError) -> Reply:
-    return Reply.message(error.status, {"message": f"{error}."})
+    text = str(error)
+    return Reply.message(error.status, {"message": f"{text[0].upper()}{text[1:]}."})
 
 
 def passed(answer: Answer, drop: frozenset[str] | set[str] = frozenset()) -> Reply:

@@ -52,6 +52,8 @@ class Behaviour:
     leads: int = 3
     other_status: int = 200  # for paths other than the leads listing
     body: bytes | None = None  # answer exactly this to the leads listing (mode ok)
+    drip: float = 0.0  # mode ok: send the body one byte every `drip` seconds
+    head_body: bool = False  # answer HEAD on other paths with a body, as no server should
 
 
 @dataclass
@@ -175,7 +177,11 @@ class FakeUpstream:
                 "headers": request.headers,
                 "body": request.body.decode(),
             }
-            await self._send(writer, behaviour.other_status, json.dumps(echo).encode())
+            payload = json.dumps(echo).encode()
+            if request.method == "HEAD" and not behaviour.head_body:
+                await self._send(writer, behaviour.other_status, b"", length=len(payload))
+            else:
+                await self._send(writer, behaviour.other_status, payload)
             return True
         mode = behaviour.mode
         if mode == "hang":
@@ -199,8 +205,19 @@ class FakeUpstream:
             await self._send(writer, 200, b"<html>Bad gateway</html>")
         else:
             body = behaviour.body or self._leads(request, behaviour.leads)
-            await self._send(writer, 200, body)
+            await self._send_ok(writer, body, behaviour.drip)
         return True
+
+    async def _send_ok(self, writer: asyncio.StreamWriter, body: bytes, drip: float) -> None:
+        """A 200 with `body`, at once, or dripped a byte every `drip` seconds."""
+        if not drip:
+            await self._send(writer, 200, body)
+            return
+        await self._send(writer, 200, b"", length=len(body))
+        for byte in body:
+            await asyncio.sleep(drip)
+            writer.write(bytes([byte]))
+            await writer.drain()
 
     def _leads(self, request: Seen, count: int) -> bytes:
         authorization = request.headers.get("authorization")
@@ -217,9 +234,11 @@ class FakeUpstream:
         status: int,
         body: bytes,
         headers: list[tuple[str, str]] | None = None,
+        *,
+        length: int | None = None,
     ) -> None:
         lines = [f"HTTP/1.1 {status} Whatever", "Content-Type: application/json"]
         lines += [f"{name}: {value}" for name, value in headers or []]
-        lines += [f"Content-Length: {len(body)}", "", ""]
+        lines += [f"Content-Length: {len(body) if length is None else length}", "", ""]
         writer.write("\r\n".join(lines).encode() + body)
         await writer.drain()

@@ -179,6 +179,12 @@ def test_settle__a_failure_keeps_its_error_for_the_answer() -> None:
         ("soon", None),
         ("", None),
         (None, None),
+        ("\u00b2", None),  # a digit to str.isdigit, not to HTTP
+        ("-5", None),
+        ("1.5", None),
+        ("99999999999999999999", 1e9),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 253402300799.0 - 1_700_000_000.0),
+        ("Mon, 99 Foo 2023 99:99:99 GMT", None),
     ],
 )
 def test_retry_after_seconds(value: str | None, seconds: float | None) -> None:
@@ -186,10 +192,22 @@ def test_retry_after_seconds(value: str | None, seconds: float | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "until"), [("30", 130.0), (None, 110.0), ("soon", 110.0), ("0", 100.0)]
+    ("value", "until"),
+    [
+        ("30", 130.0),
+        (None, 110.0),
+        ("soon", 110.0),
+        ("\u00b2", 110.0),
+        ("0", 100.0),
+        ("99999999999999999999", 100.0 + 3600),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 100.0 + 3600),
+    ],
 )
-def test_cooldown_until__retry_after_or_ten_seconds(value: str | None, until: float) -> None:
+def test_cooldown_until__retry_after_or_ten_seconds_never_past_the_cap(
+    value: str | None, until: float
+) -> None:
     assert cooldown_until(value, now=100.0, wall=1_700_000_000.0) == until
+    assert cooldown_until(value, now=100.0, wall=1_700_000_000.0, cap=5.0) == min(until, 105.0)
 
 
 def test_decide__cachedonly_is_a_value() -> None:

@@ -1,0 +1,201 @@
+"""Proxy mode at its edges, through a real server: odd Retry-After values, dripped
+bodies, hostile headers and paths, bodies on HEAD, JSON nested too deep. Each
+answer is a JSON error or the right answer; none is a 500 or a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.fake_upstream import FakeUpstream
+from tests.support import Launch, Server, clean_env
+
+A = {"Authorization": "Bearer 1|alpha-secret-key-0001"}
+B = {"Authorization": "Bearer 2|bravo-secret-key-0002"}
+StartProxy = Callable[..., Server]
+
+
+@pytest.fixture
+def start_proxy(launch: Launch, upstream: FakeUpstream) -> StartProxy:
+    def start(*args: str) -> Server:
+        return launch("--mode", "proxy", "--upstream-url", upstream.url, *args, env=clean_env())
+
+    return start
+
+
+def raw_request(server: Server, head: bytes) -> tuple[int, dict[str, object]]:
+    """Send bytes as they are (no client tidies them up); the status and JSON body."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + b"Host: test\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status_line, _, rest = data.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in headers.lower(), data
+    return int(status_line.split()[1]), json.loads(body)
+
+
+def assert_no_traceback(server: Server) -> None:
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "args", "told"),
+    [
+        ("\u00b2", (), 10),  # unreadable: the default wait
+        ("-1", (), 10),
+        ("99999999999999999999", (), 3600),  # capped by --max-cooldown
+        ("Fri, 31 Dec 9999 23:59:59 GMT", ("--max-cooldown", "5"), 5),
+        ("7", ("--max-cooldown", "5"), 5),
+    ],
+    ids=["superscript-two", "negative", "huge", "year-9999", "over-the-cap"],
+)
+def test_retry_after__read_with_care_and_capped(
+    start_proxy: StartProxy,
+    upstream: FakeUpstream,
+    retry_after: str,
+    args: tuple[str, ...],
+    told: int,
+) -> None:
+    proxy = start_proxy(*args)
+    with upstream.behaving(mode="ratelimit", retry_after=retry_after):
+        answer = proxy.client.get("/api/user/leads", headers=A)
+    assert answer.status_code == 429
+    assert answer.headers["content-type"] == "application/json"
+    assert told - 1 <= int(answer.headers["retry-after"]) <= told
+    assert_no_traceback(proxy)
+
+
+def test_upstream_timeout__is_one_deadline_for_a_dripped_body(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--upstream-timeout", "1")
+    with upstream.behaving(drip=0.2):  # a byte every 0.2 s: every read is quick
+        started = time.monotonic()
+        answer = proxy.client.get("/api/user/leads", headers=A)
+        took = time.monotonic() - started
+    assert answer.status_code == 504
+    assert took < 2.5, took
+    assert answer.json()["message"].startswith("The upstream did not answer within 1 s")
+
+
+def test_upstream__json_nested_too_deep_is_a_failure_the_last_copy_stands_in_for(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--ttl", "0.2", "--stale-while-revalidate", "0")
+    good = proxy.client.get("/api/user/leads", headers=A)
+    time.sleep(0.3)  # past the TTL
+    with upstream.behaving(body=b"[" * 100_000 + b"]" * 100_000):
+        stale = proxy.client.get("/api/user/leads", headers=A)
+        cold = proxy.client.get("/api/user/leads", headers=B)
+    assert stale.status_code == 200
+    assert stale.content == good.content
+    assert "detail=stale-if-error" in stale.headers["cache-status"]
+    assert cold.status_code == 502
+    assert "nested too deep" in cold.json()["message"]
+    assert_no_traceback(proxy)
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /api/user/leads HTTP/1.1\r\nAuthorization: Bearer caf\xc3\xa9\r\n", 401),
+        (
+            b"GET /api/user/leads HTTP/1.1\r\nAuthorization: Bearer 1|a\r\n"
+            b"Authorization: Bearer 2|b\r\n",
+            400,
+        ),
+        (b"GET /api/user/leads HTTP/1.1\r\nAuthorization: Bearer 1|a\r\nAccept: \xff\r\n", 400),
+        (b"POST /api/user/lead HTTP/1.1\r\nAuthorization: Bearer 1|a\r\nX-Note: \xe9\r\n", 400),
+        (b"GET /api/user/x%00y HTTP/1.1\r\nAuthorization: Bearer 1|a\r\n", 400),
+        (b"GET /api/%2e%2e/x HTTP/1.1\r\nAuthorization: Bearer 1|a\r\n", 400),
+        (b"GET /api/../x HTTP/1.1\r\nAuthorization: Bearer 1|a\r\n", 400),
+        (b"GET /api/user/./x HTTP/1.1\r\nAuthorization: Bearer 1|a\r\n", 400),
+    ],
+    ids=[
+        "non-ascii-key",
+        "two-keys",
+        "non-ascii-accept",
+        "non-ascii-passthrough-header",
+        "nul-in-path",
+        "encoded-dot-dot",
+        "dot-dot",
+        "dot",
+    ],
+)
+def test_requests__hostile_headers_and_paths_get_a_json_error_and_reach_nobody(
+    start_proxy: StartProxy, upstream: FakeUpstream, head: bytes, status: int
+) -> None:
+    proxy = start_proxy()
+    answered, body = raw_request(proxy, head)
+    assert answered == status
+    message = body.get("message")
+    assert isinstance(message, str)
+    assert message[0].isupper()
+    assert upstream.count() == 0
+    assert_no_traceback(proxy)
+
+
+def test_passthrough__the_path_goes_upstream_as_the_client_wrote_it(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    answer = proxy.client.get("/api/user/a%3Fb%23c", params={"q": "1"}, headers=A)
+    assert answer.status_code == 200
+    assert upstream.seen[-1].path == "/api/user/a%3Fb%23c"
+    assert upstream.seen[-1].query == "q=1"
+
+
+def test_passthrough__a_body_on_a_head_answer_never_reaches_the_next_request(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    with upstream.behaving(head_body=True):
+        assert proxy.client.head("/api/user/profile", headers=A).status_code == 200
+        for _ in range(3):
+            answer = proxy.client.get("/api/user/leads", headers=B)
+            assert answer.status_code == 200, answer.text
+        assert upstream.count(B["Authorization"]) == 1
+
+
+def test_passthrough__without_a_key_a_failure_is_a_sentence(
+    launch: Launch,
+) -> None:
+    nowhere = "http://127.0.0.1:9/api"  # discard port: nothing listens
+    proxy = launch("--mode", "proxy", "--upstream-url", nowhere, env=clean_env())
+    answer = proxy.client.get("/api/user/leads")
+    assert answer.status_code == 502
+    assert answer.json()["message"] == "The upstream refused the connection."
+
+
+def test_upstream__a_name_that_does_not_resolve_is_said_so(launch: Launch) -> None:
+    proxy = launch(
+        "--mode", "proxy", "--upstream-url", "http://no-such-host.invalid/api",
+        "--upstream-timeout", "5", env=clean_env(),
+    )  # fmt: skip
+    answer = proxy.client.get("/api/user/leads", headers=A)
+    assert answer.status_code in {502, 504}
+    if answer.status_code == 502:
+        assert "host name could not be resolved" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"api_key": ' * 100_000 + b"1" + b"}" * 100_000, b'{"api_key": "\xff\xfe"}', b"[1, 2]"],
+    ids=["nested", "not-utf-8", "not-an-object"],
+)
+def test_purge__a_body_it_cannot_read_is_a_422(launch: Launch, body: bytes) -> None:
+    proxy = launch(
+        "--mode", "proxy", env=clean_env(LEADS_PROXY_ADMIN_TOKEN="admin-token-123"),
+    )  # fmt: skip
+    answer = proxy.client.request(
+        "DELETE", "/_proxy/cache", content=body, headers={"Authorization": "Bearer admin-token-123"}
+    )
+    assert answer.status_code == 422
+    assert "message" in answer.json()
+    assert_no_traceback(proxy)
