@@ -51,7 +51,14 @@ LEAD_WRITES = re.compile(r"/api/user/(lead|leads/[^/]+)/?")
 JSON = "application/json"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LISTING = "/api/user/leads"
-SHARED_ONLY = ("redis_up", "redis_errors", "redis_outages", "shared_hits", "shared_waits")
+SHARED_ONLY = (
+    "redis_up",
+    "redis_errors",
+    "redis_outages",
+    "redis_full",
+    "shared_hits",
+    "shared_waits",
+)
 
 
 class ProxyService:

@@ -17,6 +17,8 @@ times; each process turns them back into its own monotonic clock on read.
 from __future__ import annotations
 
 import json
+import math
+import re
 
 from app.cache import CacheKey, Entry
 
@@ -40,8 +42,8 @@ return {1, redis.call('PTTL', KEYS[2])}
 # (restarted, evicted), unless another fill got there first or a purge came
 # after the copy was made: a purged answer never comes back.
 RESTORE = """
-local purged = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'),
-                        tonumber(redis.call('GET', KEYS[3]) or '0'))
+local purged = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') or 0,
+                        tonumber(redis.call('GET', KEYS[3]) or '0') or 0)
 if tonumber(ARGV[2]) <= purged then return 0 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0
@@ -57,7 +59,8 @@ PACE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0') or 0)
+if slot > now + 3600000000 then slot = now end  -- a slot an hour away is junk: start again
 local after = slot + interval
 redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.ceil((after - now) / 1000) + 1000)
 return slot - now
@@ -98,22 +101,45 @@ def encode_entry(entry: Entry, *, shift: float) -> bytes:
     return json.dumps(meta, separators=(",", ":")).encode() + b"\n" + entry.body
 
 
+_TIMES = ("stored_at", "fresh_until", "stale_until", "error_until")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
+_ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e]*"')
+
+
 def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None:
-    """The entry from its stored form, in this process's clock; None if it is not one."""
-    line, _, body = raw.partition(b"\n")
+    """The entry from its stored form, in this process's clock; None if it is not one.
+
+    Everything is checked, since anything may be in Redis: the metadata is a
+    JSON object of this format with finite times in order, an ETag and a
+    content type that are single-line header values, and the body is JSON
+    (parsed here, once per read from Redis, never per hit).
+    """
+    line, newline, body = raw.partition(b"\n")
     try:
         meta = json.loads(line)
-        if meta.get("format") != FORMAT:
+        if not newline or not isinstance(meta, dict) or meta.get("format") != FORMAT:
             return None
-        return Entry.build(
-            body,
-            etag=meta["etag"].encode("latin-1"),
-            content_type=meta["content_type"].encode("latin-1"),
-            stored_at=meta["stored_at"] - shift,
-            fresh_until=meta["fresh_until"] - shift,
-            stale_until=meta["stale_until"] - shift,
-            error_until=meta["error_until"] - shift,
-            hot_until=hold_until,
-        )
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError):
+        times = [meta[name] for name in _TIMES]
+        etag, content_type = meta["etag"], meta["content_type"]
+        if not all(isinstance(t, int | float) and math.isfinite(t) for t in times):
+            return None
+        if not times[0] <= times[1] <= times[2] <= times[3]:
+            return None
+        if not isinstance(etag, str) or not _ETAG.fullmatch(etag):
+            return None
+        if not isinstance(content_type, str) or not _HEADER_VALUE.fullmatch(content_type):
+            return None
+        json.loads(body)
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
+    stored_at, fresh_until, stale_until, error_until = (t - shift for t in times)
+    return Entry.build(
+        body,
+        etag=etag.encode("ascii"),
+        content_type=content_type.encode("ascii"),
+        stored_at=stored_at,
+        fresh_until=fresh_until,
+        stale_until=stale_until,
+        error_until=error_until,
+        hot_until=hold_until,
+    )

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from app.cache import CacheKey, Clock, Entry
 from app.filling import Claim, Cooling, Wait
@@ -89,6 +89,7 @@ class Shared:
         self.available = True
         self._watcher: asyncio.Task[None] | None = None
         self._closed = False
+        self._full_told = False
 
     @property
     def shift(self) -> float:
@@ -112,7 +113,8 @@ class Shared:
             return None
         entry = decode_entry(raw, shift=self.shift, hold_until=hold_until)
         if entry is None:
-            log.warning("redis: %s holds something that is not an entry; ignored", key.short)
+            log.warning("redis: %s holds something that is not an entry; dropped", key.short)
+            await self._call(lambda: self._redis.delete(entry_key(key)))
         return entry
 
     async def put(self, key: CacheKey, entry: Entry) -> bool:
@@ -257,6 +259,17 @@ class Shared:
         try:
             async with asyncio.timeout(within or self.timeout * 2):
                 return await call()
+        except OutOfMemoryError:
+            # Full (maxmemory with noeviction), not down: reads and locks go on.
+            self.stats.redis_full += 1
+            if not self._full_told:
+                self._full_told = True
+                log.warning(
+                    "redis: %s is full (maxmemory) and refuses writes; entries stay in "
+                    "this process's memory until it has room",
+                    self.where,
+                )
+            return None
         except (RedisError, OSError, TimeoutError) as error:
             self.stats.redis_errors += 1
             self._down(error)

@@ -75,6 +75,7 @@ class Stats:
     shared_waits = _Cell("Fills waited for while another process asked the upstream")
     redis_errors = _Cell("Redis calls that failed or timed out")
     redis_outages = _Cell("Times Redis went from answering to not")
+    redis_full = _Cell("Redis writes refused because it is full (maxmemory)")
     entries = _Gauge("Entries in the cache")
     bytes = _Gauge("Bytes held by the cache")
     keys_cooling_down = _Gauge("API keys waiting out an upstream 429")

@@ -10,11 +10,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import pytest
+import redis
 
 from app.cache import Entry, KeyMaker
 from app.redis_format import lock_key
@@ -382,3 +384,77 @@ def test_shared__purging_many_entries_takes_many_calls_and_is_not_taken_for_redi
 
     assert asyncio.run(run()) == (50_000, True)
     assert store.keys("leads-proxy:leads:*") == []
+
+
+# --- junk and a full Redis ------------------------------------------------------------
+
+
+def test_shared__junk_in_redis_is_dropped_and_never_served(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    shield = start_shield("--local-ttl", "0")
+    assert shield.client.get("/api/user/leads", headers=A).status_code == 200
+    store = redis_server.client()
+    (key,) = cast(list[bytes], store.keys("leads-proxy:leads:*"))
+    junk = [
+        b'{"format":1,"stored_at":1,"fresh_until":Infinity,"stale_until":1e99,'
+        b'"error_until":1e99,"etag":"\\"x\\"","content_type":"text/html"}\n<html>',
+        b"no metadata at all",
+    ]
+    for value in junk:
+        store.set(key, value)
+        shield.client.delete("/_proxy/cache", headers={"Authorization": f"Bearer {ADMIN}"})
+        store.set(key, value)  # the purge took it; put the junk back behind it
+        answer = shield.client.get("/api/user/leads", headers=A)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()[0]["variables"]["key_tag"]  # the upstream's answer, not the junk
+        eventually(partial(lambda junk: store.get(key) != junk, value))  # dropped, or refilled
+    stats = stats_of(shield)
+    assert stats["redis"] == "up"
+    assert stats["redis_outages"] == 0
+    assert "not an entry; dropped" in shield.log()
+
+
+def test_shared__a_junk_pace_value_neither_stalls_nor_downs_anyone(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    shield = start_shield("--upstream-max-rps", "20")
+    store = redis_server.client()
+    for junk in (b"junk", b"99999999999999999999"):
+        store.set("leads-proxy:pace", junk)
+        started = time.monotonic()
+        for page in range(3):
+            answer = shield.client.get(f"/api/user/leads?page={page}&j={junk[:2]!r}", headers=A)
+            assert answer.status_code == 200
+        assert time.monotonic() - started < 2
+    assert stats_of(shield)["redis_outages"] == 0
+
+
+def test_shared__a_full_redis_is_full_not_down(
+    start_shield: StartShield, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    store = redis_server.client()
+    store.config_set("maxmemory-policy", "noeviction")
+    used = int(cast(dict[str, int], store.info("memory"))["used_memory"])
+    store.config_set("maxmemory", str(used + 64 * 1024))
+    shield = start_shield("--local-ttl", "0")
+    try:
+        filler = 0
+        while True:  # fill it up: every write is refused from here on
+            try:
+                store.set(f"filler:{filler}", b"x" * 4096)
+            except redis.exceptions.OutOfMemoryError:
+                break
+            filler += 1
+        answers = [shield.client.get(f"/api/user/leads?page={n}", headers=A) for n in range(4)]
+        assert [answer.status_code for answer in answers] == [200] * 4
+        again = shield.client.get("/api/user/leads?page=1", headers=A)
+        assert again.headers["x-cache"] == "HIT"  # served from memory
+        stats = stats_of(shield)
+        assert stats["redis"] == "up"
+        assert stats["redis_outages"] == 0
+        assert stats["redis_full"] >= 4
+        assert shield.log().count("is full (maxmemory)") == 1
+    finally:
+        store.config_set("maxmemory", "0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.cache import KeyMaker
@@ -49,3 +51,55 @@ def test_keys__name_the_fingerprint_and_query_never_the_api_key() -> None:
     assert not any("secret-api-key" in name for name in names)
     assert entries_pattern(None) == "leads-proxy:leads:*"
     assert entries_pattern(key.fingerprint) == f"leads-proxy:leads:{key.fingerprint}:*"
+
+
+def _raw(meta: dict[str, object], body: bytes = b"[]", newline: bytes = b"\n") -> bytes:
+    base: dict[str, object] = {
+        "format": 1,
+        "stored_at": 100.0,
+        "fresh_until": 130.0,
+        "stale_until": 160.0,
+        "error_until": 700.0,
+        "etag": '"abc"',
+        "content_type": "application/json",
+    }
+    text = json.dumps({**base, **meta}, allow_nan=True).encode()
+    return text + newline + body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _raw({"fresh_until": float("inf")}),
+        _raw({"stored_at": float("nan")}),
+        _raw({"fresh_until": 10.0}),  # fresh ends before it was stored
+        _raw({"content_type": "application/json\r\nSet-Cookie: a=b"}),
+        _raw({"etag": "abc\r\n"}),
+        _raw({"etag": 7}),
+        _raw({"stored_at": "100"}),
+        _raw({}, newline=b"", body=b""),  # no body at all
+        _raw({}, body=b"<html>"),  # a body that is not JSON
+        _raw({}, body=b"[" * 100_000),
+    ],
+    ids=[
+        "infinite",
+        "nan",
+        "out-of-order",
+        "crlf-content-type",
+        "crlf-etag",
+        "etag-not-text",
+        "time-not-a-number",
+        "no-body",
+        "body-not-json",
+        "body-too-deep",
+    ],
+)
+def test_decode_entry__junk_is_no_entry(raw: bytes) -> None:
+    assert decode_entry(raw, shift=0.0, hold_until=0.0) is None
+
+
+def test_decode_entry__a_good_one_reads() -> None:
+    read = decode_entry(_raw({}), shift=0.0, hold_until=101.0)
+    assert read is not None
+    assert read.etag == b'"abc"'
+    assert read.fresh_until == 130.0
