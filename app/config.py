@@ -244,8 +244,12 @@ class Settings(BaseSettings):
     @field_validator("cache_url")
     @classmethod
     def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not _is_redis_url(url.get_secret_value()):
+        if url is None:
+            return None
+        if not _is_redis_url(url.get_secret_value()):
             raise ValueError("not a Redis URL")
+        if problem := _redis_options_problem(url.get_secret_value()):
+            raise ValueError(BAD_OPTION + problem)
         return url
 
     @model_validator(mode="after")
@@ -282,6 +286,24 @@ def _is_redis_url(url: str) -> bool:
     )
 
 
+BAD_OPTION = "bad option: "
+
+
+def _redis_options_problem(url: str) -> str | None:
+    """What is wrong with the URL's options (`?socket_timeout=abc`, `?bogus=1`), if anything."""
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url  # noqa: PLC0415
+
+    try:
+        options = parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as error:
+        return str(error).rstrip(".")
+    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
+    unknown = sorted(set(options) - known - set(URL_QUERY_ARGUMENT_PARSERS))
+    if unknown:
+        return f"unknown option {unknown[0]!r} in connection URL"
+    return None
+
+
 class SettingsError(ValueError):
     """A setting has a bad value; the message is one line meant for a person."""
 
@@ -305,9 +327,11 @@ def describe_settings_error(error: ValidationError) -> str:
         given = problem.get("input")
         secret = field in SECRETS
         shown = f" {given!r}" if isinstance(given, str | int) and not secret else ""
+        said = str(problem["msg"]).removeprefix("Value error, ")
+        what = said.removeprefix(BAD_OPTION) if said.startswith(BAD_OPTION) else None
         lines.append(
             f"invalid value{shown} for {flag_name(field)} / {env_name(field)}: "
-            f"expected {expected(field)}"
+            + (what or f"expected {expected(field)}")
         )
     return "\n".join(lines)
 

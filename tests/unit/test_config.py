@@ -137,3 +137,20 @@ def test_settings__bad_values_say_what_the_declaration_allows(
     with pytest.raises(SettingsError) as caught:
         load_settings(**{field: value})
     assert str(caught.value).endswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis://:hunter2@127.0.0.1:6379/0?socket_timeout=abc", "'socket_timeout'"),
+        ("redis://:hunter2@127.0.0.1:6379/0?bogus=1", "unknown option 'bogus'"),
+    ],
+)
+def test_settings__a_bad_cache_url_option_is_one_line_without_the_url(url: str, says: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(cache_url=url, key_secret="s" * 16)
+    message = str(caught.value)
+    assert message.startswith("invalid value for --cache-url / LEADS_PROXY_CACHE_URL: ")
+    assert says in message
+    assert "\n" not in message
+    assert "hunter2" not in message
