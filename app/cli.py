@@ -208,7 +208,7 @@ def serve(args: argparse.Namespace) -> int:
     # Imported here so that the fixtures commands start without the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from app.main import WORKER_ENV, create_asgi, worker_env  # noqa: PLC0415
+    from app.main import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -224,10 +224,12 @@ def serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 5,
     }
     if settings.workers > 1:
-        # Each worker builds its own app from the settings handed down; they
-        # share one folder of counters, so that any of them can tell the totals.
-        with tempfile.TemporaryDirectory(prefix="leads-proxy-stats-") as stats_dir:
-            os.environ[WORKER_ENV] = worker_env(settings, Path(stats_dir))
+        # Each worker builds its own app from the settings handed down in a
+        # file only this user can read (secrets never go into an environment
+        # that /proc shows), in a folder removed at exit; they share that
+        # folder's counters, so that any of them can tell the totals.
+        with tempfile.TemporaryDirectory(prefix="leads-proxy-") as folder:
+            os.environ[WORKER_ENV] = write_worker_settings(settings, Path(folder))
             uvicorn.run(WORKER_APP, factory=True, workers=settings.workers, **options)
         return 0
     app = create_asgi(settings, fixtures=fixtures)

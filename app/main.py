@@ -33,7 +33,7 @@ from app.stats import Stats
 from app.upstream import Pacer, Upstream
 
 log = logging.getLogger("leads_proxy")
-WORKER_ENV = "_LEADS_PROXY_WORKER"  # settings handed from `serve --workers N` to each worker
+WORKER_ENV = "_LEADS_PROXY_WORKER"  # the file of settings `serve --workers N` hands each worker
 
 DESCRIPTION = """\
 A local stand-in for the Sondos AI API's **List leads** endpoint.
@@ -182,19 +182,29 @@ def create_asgi(
     return FastLeads(app, service=app.state.service, access=mock_lines)
 
 
-def worker_env(settings: Settings, stats_dir: Path) -> str:
-    """What `serve --workers N` hands each worker: every setting, and the stats folder."""
+def write_worker_settings(settings: Settings, folder: Path) -> str:
+    """Write what `serve --workers N` hands each worker into `folder`; the file's path.
+
+    Every setting, secrets included, goes into a file only this user can read
+    (0600, in a private temporary folder the server removes at exit); the
+    workers' environment holds only its path. The folder also holds the
+    workers' counters.
+    """
     values: dict[str, Any] = settings.model_dump(mode="json")
     for name in values:
         value = getattr(settings, name)
         if hasattr(value, "get_secret_value"):
             values[name] = value.get_secret_value()
-    return json.dumps({"settings": values, "stats_dir": str(stats_dir)})
+    path = folder / "settings.json"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump({"settings": values, "stats_dir": str(folder)}, file)
+    return str(path)
 
 
 def worker_app() -> FastLeads:
     """One worker of `serve --workers N` (a uvicorn app factory)."""
-    given = json.loads(os.environ[WORKER_ENV])
+    given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
     settings = Settings(**given["settings"])
     return create_asgi(settings, stats_dir=Path(given["stats_dir"]))
 

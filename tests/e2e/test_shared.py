@@ -458,3 +458,49 @@ def test_shared__a_full_redis_is_full_not_down(
         assert shield.log().count("is full (maxmemory)") == 1
     finally:
         store.config_set("maxmemory", "0")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and theirs."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def test_workers__secrets_reach_workers_in_a_private_file_never_their_environment(
+    launch: Launch, upstream: FakeUpstream, redis_server: RedisServer
+) -> None:
+    password_url = redis_server.url  # no password on the test server; the secrets are flags
+    secret, admin = "key-secret-in-a-flag-0001", "admin-token-in-a-flag"
+    shield = launch(
+        "--mode", "proxy", "--upstream-url", upstream.url, "--workers", "2",
+        "--cache-url", password_url, "--key-secret", secret, "--admin-token", admin,
+        env=clean_env(),
+    )  # fmt: skip
+    assert shield.client.get("/api/user/leads", headers=A).status_code == 200
+    workers = descendants(shield.process.pid)
+    assert len(workers) >= 2
+    handed = None
+    for pid in workers:
+        environ = (Path("/proc") / str(pid) / "environ").read_bytes()
+        assert secret.encode() not in environ
+        assert admin.encode() not in environ
+        for item in environ.split(b"\0"):
+            if item.startswith(b"_LEADS_PROXY_WORKER="):
+                handed = Path(item.split(b"=", 1)[1].decode())
+    assert handed is not None
+    assert handed.stat().st_mode & 0o777 == 0o600
+    assert handed.parent.stat().st_mode & 0o077 == 0  # a private folder
+    shield.stop()
+    assert not handed.exists()  # removed with its folder at exit
