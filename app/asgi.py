@@ -14,11 +14,12 @@ every request, into a buffer rather than through the logging module.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from app.access import AccessLog, uvicorn_line
-from app.reply import Incoming, LeadsService
+from app.reply import Incoming, LeadsService, Reply
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,6 +28,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LEADS_PATHS = frozenset({"/api/user/leads", "/leads"})
+SERVER_ERROR = Reply.message(500, {"message": "Server Error"})  # Laravel's words
+log = logging.getLogger("leads_proxy")
 
 
 class FastLeads:
@@ -46,11 +49,15 @@ class FastLeads:
             else:
                 await self._logged(scope, receive, send, self.access)
             return
-        reply = self.service.hot_reply(scope["query_string"], scope["headers"])
-        if reply is None:
-            reply = await self.service.answer(Incoming.from_scope(scope))
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
+        try:
+            reply = self.service.hot_reply(scope["query_string"], scope["headers"])
+            if reply is None:
+                reply = await self.service.answer(Incoming.from_scope(scope))
+        except Exception:  # a bug must still answer in the API's shape, never text/plain
+            log.exception("leads listing: unexpected error")
+            reply = SERVER_ERROR
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         await send(start)
         await send({"type": "http.response.body", "body": reply.body})

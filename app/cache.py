@@ -58,6 +58,7 @@ class Entry:
     hot_until: float = math.inf
     # The last hit reply built, with its (age, ttl): hits in the same second share it.
     memo: list[Any] = field(default_factory=list, compare=False, repr=False)
+    key_bytes: int = 0  # the length of the key it is stored under, counted in its size
 
     def __post_init__(self) -> None:
         if self.hot_until > self.fresh_until:
@@ -111,7 +112,8 @@ class Entry:
 
     @property
     def size(self) -> int:
-        return len(self.body) + ENTRY_OVERHEAD
+        """Bytes it holds: body, key and a fixed allowance for headers and bookkeeping."""
+        return len(self.body) + self.key_bytes + ENTRY_OVERHEAD
 
 
 # Bytes left as they are when a query is written out again; every other byte
@@ -290,6 +292,8 @@ class MemoryStorage:
 
     def put(self, key: CacheKey, entry: Entry) -> bool:
         """Store an entry; False when it is larger than the whole cache."""
+        if entry.key_bytes != len(key):
+            entry = dataclasses.replace(entry, key_bytes=len(key))
         if entry.size > self._entries.maxsize:
             return False
         self.generation += 1

@@ -33,6 +33,7 @@ from app.stats import Stats
 from app.upstream import Pacer, Upstream
 
 log = logging.getLogger("leads_proxy")
+RECORD_ONLY = ("anonymize", "record_as_default", "max_recordings")
 WORKER_ENV = "_LEADS_PROXY_WORKER"  # the file of settings `serve --workers N` hands each worker
 
 DESCRIPTION = """\
@@ -88,6 +89,22 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
 
+    _say_what_serves(settings, service, fixtures)
+    return app
+
+
+def _say_what_serves(
+    settings: Settings, service: MockService | ProxyService, fixtures: FixtureSet | None
+) -> None:
+    """The start-up lines: what is served, how, and settings that do nothing here."""
+    if settings.mode is not Mode.RECORD:
+        for name in RECORD_ONLY:
+            if name in settings.model_fields_set:
+                log.warning(
+                    "--%s does nothing in %s mode: it is a record mode setting",
+                    name.replace("_", "-"),
+                    settings.mode.value,
+                )
     if fixtures is not None:
         log.info("fixtures from %s: examples %s", settings.fixtures, ", ".join(fixtures.names()))
         for warning in fixtures.warnings:
@@ -112,7 +129,6 @@ def create_app(
                 "add --cache-url to share one cache and one upstream budget",
                 settings.workers,
             )
-    return app
 
 
 def build_proxy(
@@ -190,7 +206,7 @@ def write_worker_settings(settings: Settings, folder: Path) -> str:
     workers' environment holds only its path. The folder also holds the
     workers' counters.
     """
-    values: dict[str, Any] = settings.model_dump(mode="json")
+    values: dict[str, Any] = settings.model_dump(mode="json", exclude_unset=True)
     for name in values:
         value = getattr(settings, name)
         if hasattr(value, "get_secret_value"):

@@ -19,9 +19,8 @@ from app.fixtures import Fixture, FixtureSet, encode, etag_of
 from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
 from app.query import LeadsQuery, QueryError, paginate, parse_query
-from app.reply import Headers, Incoming, Reply, etag_matches, hot_headers
+from app.reply import Headers, Incoming, Reply, etag_matches, hot_headers, too_long
 
-MAX_QUERY_BYTES = 4096
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
 GENERATED_CACHE_ENTRIES = 8
 RETRY_AFTER_SECONDS = 60
@@ -119,12 +118,8 @@ class MockService:
 
     def reply(self, request: Incoming) -> Reply:
         """Any leads listing request: scenarios, examples, filters and pages."""
-        if len(request.query) > MAX_QUERY_BYTES:
-            return Reply.message(
-                414,
-                {"message": f"The query string is too long ({len(request.query)} bytes; "
-                 f"at most {MAX_QUERY_BYTES})."},
-            )  # fmt: skip
+        if (long := too_long(request.query)) is not None:
+            return long
         try:
             prefs = parse_prefer(request.header_values(b"prefer"))
         except PreferError as error:

@@ -41,7 +41,7 @@ from app.policy import (
     decide,
     settle,
 )
-from app.reply import Incoming, Reply, hot_headers, refusal
+from app.reply import MAX_QUERY_BYTES, Incoming, Reply, hot_headers, refusal, too_long
 from app.stats import Stats
 from app.upstream import UpstreamError, forwardable
 
@@ -89,7 +89,7 @@ class ProxyService:
     def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
         """A fresh hit, answered with no other work; None for anything else."""
         found = hot_headers(headers, unless=b"cache-control")
-        if found is None:
+        if found is None or len(query) > MAX_QUERY_BYTES:
             return None
         authorization, if_none_match = found
         if authorization is None:
@@ -122,7 +122,7 @@ class ProxyService:
 
     async def answer(self, incoming: Incoming) -> Reply:
         started = self._clock()
-        refused = refusal(incoming, passthrough=False)
+        refused = refusal(incoming, passthrough=False) or too_long(incoming.query)
         if refused is not None:
             reply = verdicts.bypass(refused, no_key=False)
             self._count(verdicts.BYPASS, reply.status)
@@ -211,7 +211,7 @@ class ProxyService:
         started = self._clock()
         self.stats.requests += 1
         self.stats.forwarded += 1
-        refused = refusal(incoming, passthrough=True)
+        refused = refusal(incoming, passthrough=True) or too_long(incoming.query)
         reply = refused or await self._forward(incoming)
         if refused is None and 200 <= reply.status < 300 and self._is_lead_write(incoming):
             await self._invalidate(incoming)

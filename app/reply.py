@@ -124,6 +124,17 @@ def hot_headers(
     return authorization, if_none_match
 
 
+MAX_QUERY_BYTES = 4096  # in every mode: longer queries answer 414
+
+
+def too_long(query: bytes) -> Reply | None:
+    """A 414 for a query string over `MAX_QUERY_BYTES`, or None."""
+    if len(query) <= MAX_QUERY_BYTES:
+        return None
+    message = f"The query string is too long ({len(query)} bytes; at most {MAX_QUERY_BYTES})."
+    return Reply.message(414, {"message": message})
+
+
 _VISIBLE = frozenset(range(0x20, 0x7F)) | {0x09}
 
 

@@ -199,3 +199,25 @@ def test_purge__a_body_it_cannot_read_is_a_422(launch: Launch, body: bytes) -> N
     assert answer.status_code == 422
     assert "message" in answer.json()
     assert_no_traceback(proxy)
+
+
+def test_query__over_4_kib_is_a_414_in_proxy_mode_too(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    long = "status=" + "x" * 5000
+    for path in (f"/api/user/leads?{long}", f"/api/user/other?{long}"):
+        answer = proxy.client.get(path, headers=A)
+        assert answer.status_code == 414
+        assert answer.json()["message"].startswith("The query string is too long")
+    assert upstream.count() == 0
+
+
+def test_settings__record_only_flags_outside_record_mode_say_they_do_nothing(
+    launch: Launch,
+) -> None:
+    server = launch("--anonymize", "--max-recordings", "5")
+    log = server.log()
+    assert "--anonymize does nothing in mock mode" in log
+    assert "--max-recordings does nothing in mock mode" in log
+    assert "--record-as-default" not in log

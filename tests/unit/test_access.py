@@ -59,3 +59,34 @@ def test_access__uvicorn_line_is_uvicorns_default_format() -> None:
         'INFO:     127.0.0.1:51234 - "GET /api/user/leads?status=completed HTTP/1.1" 200 OK'
     )
     assert uvicorn_line({**scope, "query_string": b""}, 599).endswith('HTTP/1.1" 599 ')
+
+
+def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
+    from collections.abc import Sequence  # noqa: PLC0415
+
+    from app.asgi import FastLeads  # noqa: PLC0415
+    from app.reply import Incoming, Reply  # noqa: PLC0415
+
+    class Broken:
+        def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
+            return None
+
+        async def answer(self, incoming: Incoming) -> Reply:
+            raise RuntimeError("a bug")
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {}
+
+    async def nothing(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("the leads listing never reaches the wrapped app")
+
+    scope = {"type": "http", "method": "GET", "path": "/leads", "query_string": b"", "headers": []}
+    asyncio.run(FastLeads(nothing, Broken())(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 500
+    assert (b"content-type", b"application/json") in sent[0]["headers"]  # type: ignore[operator]
+    assert sent[1]["body"] == b'{"message":"Server Error"}'

@@ -162,3 +162,12 @@ def test_storage__purge_by_fingerprint_or_all() -> None:
     assert storage.get(CacheKey.of("b", "")) is not None
     assert storage.purge() == 1
     assert storage.entries == 0
+
+
+def test_storage__keys_count_in_the_bytes_bound() -> None:
+    storage = MemoryStorage(max_entries=100, max_bytes=100_000, clock=Clock(0.0))
+    short, long = CacheKey.of("f", ""), CacheKey.of("f", "q=" + "x" * 4000)
+    storage.put(short, _sized(10))
+    before = storage.bytes
+    storage.put(long, _sized(10))
+    assert storage.bytes - before >= 4000 + 10
