@@ -7,6 +7,7 @@ FastAPI route drive it alike.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
@@ -114,19 +115,22 @@ class MockService:
         return ready
 
     async def answer(self, incoming: Incoming) -> Reply:
-        return self.reply(incoming)
+        """As `reply`, with a generated data set made on a thread: the loop never waits on it."""
+        prefs = self._prefs(incoming)
+        if isinstance(prefs, Preferences) and prefs.dynamic and prefs.seed is not None:
+            key = (prefs.count, prefs.seed)
+            if key not in self._generated:
+                made = await asyncio.to_thread(_generated, prefs.count, prefs.seed)
+                self._generated[key] = made  # stored here, on the loop: one thread touches it
+        return self.reply(incoming, prefs)
 
-    def reply(self, request: Incoming) -> Reply:
+    def reply(self, request: Incoming, prefs: Preferences | Reply | None = None) -> Reply:
         """Any leads listing request: scenarios, examples, filters and pages."""
         if (long := too_long(request.query)) is not None:
             return long
-        try:
-            prefs = parse_prefer(request.header_values(b"prefer"))
-        except PreferError as error:
-            return Reply.message(400, {"message": str(error)})
-        if prefs.dynamic and prefs.seed is None:
-            # Told back in Preference-Applied, so a surprising set can be replayed.
-            prefs = replace(prefs, seed=secrets.randbelow(2**32))
+        prefs = self._prefs(request) if prefs is None else prefs
+        if isinstance(prefs, Reply):
+            return prefs
         reply = self._answer(request, prefs)
         if request.query and reply.status == 200 and not prefs.applied() and not prefs.delay_ms:
             self._remember(request, reply)
@@ -144,6 +148,19 @@ class MockService:
         if not extra and not prefs.delay_ms:
             return reply
         return Reply(reply.status, reply.headers + extra, reply.body, prefs.delay_ms / 1000)
+
+    @staticmethod
+    def _prefs(request: Incoming) -> Preferences | Reply:
+        """The request's scenario, with a seed chosen if it asks for a data set without one;
+        or the 400 for a bad Prefer."""
+        try:
+            prefs = parse_prefer(request.header_values(b"prefer"))
+        except PreferError as error:
+            return Reply.message(400, {"message": str(error)})
+        if prefs.dynamic and prefs.seed is None:
+            # Told back in Preference-Applied, so a surprising set can be replayed.
+            prefs = replace(prefs, seed=secrets.randbelow(2**32))
+        return prefs
 
     def _remember(self, request: Incoming, reply: Reply) -> None:
         """Make this answer ready for the same raw query and Host (see hot_reply)."""
@@ -184,8 +201,7 @@ class MockService:
         if prefs.dynamic and prefs.seed is not None:
             key = (prefs.count, prefs.seed)
             if (made := self._generated.get(key)) is None:
-                made = Fixture.of("dynamic", generate_leads(prefs.count, seed=prefs.seed))
-                self._generated[key] = made
+                made = self._generated[key] = _generated(prefs.count, prefs.seed)
             return made
         return self.fixtures.get(prefs.example or "default")
 
@@ -200,3 +216,8 @@ class MockService:
         if len(body) + 512 <= self._rendered.maxsize:
             self._rendered[key] = reply
         return reply
+
+
+def _generated(count: int, seed: int) -> Fixture:
+    """A generated data set as a fixture (validated and encoded once)."""
+    return Fixture.of("dynamic", generate_leads(count, seed=seed))

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from tests.fake_upstream import FakeUpstream
@@ -221,3 +223,26 @@ def test_settings__record_only_flags_outside_record_mode_say_they_do_nothing(
     assert "--anonymize does nothing in mock mode" in log
     assert "--max-recordings does nothing in mock mode" in log
     assert "--record-as-default" not in log
+
+
+def test_mock__a_large_generated_set_never_holds_up_a_health_check(launch: Launch) -> None:
+    server = launch()
+    done: list[int] = []
+
+    def heavy() -> None:
+        for seed in range(3):  # each a new set of 10,000 leads to make
+            prefer = {**A, "Prefer": f"dynamic=true, count=10000, seed={seed}"}
+            answer = server.client.get("/api/user/leads", headers=prefer, timeout=60)
+            done.append(answer.status_code)
+
+    worker = threading.Thread(target=heavy)
+    worker.start()
+    slowest = 0.0
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        while worker.is_alive():
+            started = time.monotonic()
+            assert client.get("/_proxy/health").status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+    worker.join()
+    assert done == [200, 200, 200]
+    assert slowest < 0.1, f"a health check waited {slowest * 1000:.0f} ms"
