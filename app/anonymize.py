@@ -125,11 +125,11 @@ FAKE_LAST = (
 def fake_name(name: str, avoid: frozenset[str] = frozenset()) -> str:
     """A fake full name sharing no word with the original, nor with `avoid`."""
     seed = _digest("name", name)
-    taken = avoid | set(name.split())
+    own = set(name.split())  # looked up beside `avoid`, never merged: that copy was O(words)
     for step in range(len(FAKE_FIRST) * len(FAKE_LAST)):
         first = FAKE_FIRST[(seed[0] + step) % len(FAKE_FIRST)]
         last = FAKE_LAST[(seed[1] + step // len(FAKE_FIRST)) % len(FAKE_LAST)]
-        if first not in taken and last not in taken:
+        if first not in avoid and last not in avoid and first not in own and last not in own:
             return f"{first} {last}"
     return f"Person {seed.hex()[:8]}"
 

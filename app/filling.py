@@ -250,7 +250,7 @@ class Filler:
             return Failed(error)
         now = self._clock()
         if answer.status == 200:
-            self._record(query, answer.body, headers["Authorization"])
+            await self._record(query, answer.body, headers["Authorization"])
             entry = self._entry(answer, now)
             stored = len(answer.body) <= self.config.max_entry_bytes and self._store(key, entry)
             return Filled(entry, stored)
@@ -267,12 +267,14 @@ class Filler:
             return Limited(answer, until)
         return Passed(answer)
 
-    def _record(self, query: str, body: bytes, authorization: str) -> None:
+    async def _record(self, query: str, body: bytes, authorization: str) -> None:
+        """Write a 200 as a fixture, on a thread: validating, anonymizing and writing
+        thousands of leads would hold the loop, and every other request with it."""
         if self._recorder is None:
             return
         token = bearer_token(authorization.encode("latin-1")) or b""
         try:
-            self._recorder.record(query, body, token)
+            await asyncio.to_thread(self._recorder.record, query, body, token)
         except OSError as error:  # a full disk must not stop the proxy from serving
             log.warning("not recorded: %s", error.strerror or error)
 

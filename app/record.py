@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -116,12 +117,20 @@ class Recorder:
         self.written = 0
         self._full_told = False
         self._dirty = False
+        self._lock = threading.Lock()
         (root / "leads").mkdir(parents=True, exist_ok=True)
         self._index: dict[str, dict[str, Any]] = self._read_index()
         self._names = {entry["query"]: name for name, entry in self._index.items()}
 
     def record(self, query: str, body: bytes, token: bytes) -> Path | None:
-        """Write one answer of a canonical query; its file, or None when it was not written."""
+        """Write one answer of a canonical query; its file, or None when it was not written.
+
+        Safe to call from several threads at once: one answer is written at a time.
+        """
+        with self._lock:
+            return self._record(query, body, token)
+
+    def _record(self, query: str, body: bytes, token: bytes) -> Path | None:
         name = self._names.get(query) or self._new_name(query)
         if name is None:
             return None
@@ -144,13 +153,17 @@ class Recorder:
         }
         self._dirty = True
         if new:
-            self.flush()
+            self._flush()
         self.written += 1
         log.info("recorded %d leads to %s", len(leads), path)
         return path
 
     def flush(self) -> None:
         """Write the index if it changed since it was last written."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if self._dirty:
             index = dict(sorted(self._index.items()))
             write_atomically(self.root / INDEX, json.dumps(index, indent=2) + "\n")
