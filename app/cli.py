@@ -222,6 +222,7 @@ def serve(args: argparse.Namespace) -> int:
         # leads-proxy writes the access lines itself, buffered (app/access.py).
         "access_log": False,
         "timeout_graceful_shutdown": 5,
+        "limit_concurrency": settings.limit_concurrency,
     }
     if settings.workers > 1:
         # Each worker builds its own app from the settings handed down in a

@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         metavar="SECONDS",
         ge=0,
     )
+    max_body_bytes: int = setting(
+        1024 * 1024,
+        "the largest request body passed through to the upstream; larger ones answer 413",
+        group="proxy",
+        metavar="BYTES",
+        ge=0,
+    )
     max_cooldown: float = setting(
         3600.0,
         "the longest an upstream's Retry-After may hold a key back",
@@ -208,6 +215,13 @@ class Settings(BaseSettings):
         bare="on",
     )
 
+    limit_concurrency: int = setting(
+        900,
+        "most connections and requests at once per process (below a 1024 file limit); "
+        "more are answered 503",
+        metavar="N",
+        ge=1,
+    )
     workers: int = setting(1, "uvicorn worker processes", group="scale", metavar="N", ge=1, le=64)
     cache_url: SecretStr | None = setting(
         None,

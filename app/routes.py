@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 
-from app.deps import ProxyDep, ServiceDep
+from app.deps import ProxyDep, ServiceDep, SettingsDep
 from app.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from app.reply import Incoming, Reply
 from app.schema import EXAMPLE_LEAD, ErrorBody, Lead, LeadsPage
@@ -100,6 +100,24 @@ passthrough = APIRouter(tags=["proxy"])
     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     summary="Any other API path, forwarded to the upstream uncached",
 )
-async def forward(request: Request, proxy: ProxyDep, rest: str) -> Response:
+async def forward(request: Request, proxy: ProxyDep, settings: SettingsDep, rest: str) -> Response:
     """Forwarded as it is: method, query, headers (less hop-by-hop ones) and body."""
-    return ready(await proxy.forward(incoming(request, await request.body())))
+    body = await bounded_body(request, settings.max_body_bytes)
+    if body is None:
+        message = f"The request body is over {settings.max_body_bytes} bytes, the most passed on."
+        return ready(Reply.message(413, {"message": message}))
+    return ready(await proxy.forward(incoming(request, body)))
+
+
+async def bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, read no further than `limit` bytes; None when it is longer."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

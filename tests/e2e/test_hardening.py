@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.fake_upstream import FakeUpstream
-from tests.support import Launch, Server, clean_env
+from tests.support import Launch, Server, clean_env, eventually
 
 A = {"Authorization": "Bearer 1|alpha-secret-key-0001"}
 B = {"Authorization": "Bearer 2|bravo-secret-key-0002"}
@@ -246,3 +246,34 @@ def test_mock__a_large_generated_set_never_holds_up_a_health_check(launch: Launc
     worker.join()
     assert done == [200, 200, 200]
     assert slowest < 0.1, f"a health check waited {slowest * 1000:.0f} ms"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_passthrough__a_body_over_max_body_bytes_is_a_413_and_not_sent(
+    start_proxy: StartProxy, upstream: FakeUpstream, chunked: bool
+) -> None:
+    proxy = start_proxy("--max-body-bytes", "1000")
+    small = proxy.client.post("/api/user/lead", headers=A, content=b"x" * 1000)
+    assert small.status_code == 200
+    big: bytes | object = b"x" * 1001
+    if chunked:
+        big = iter([b"x" * 600, b"x" * 401])  # no Content-Length: counted as it comes
+    answer = proxy.client.post("/api/user/lead", headers=A, content=big)  # type: ignore[arg-type]
+    assert answer.status_code == 413
+    assert "over 1000 bytes" in answer.json()["message"]
+    assert len(upstream.seen) == 1  # only the small one went on
+
+
+def test_connections__past_limit_concurrency_new_requests_are_refused_not_queued(
+    start_proxy: StartProxy,
+) -> None:
+    proxy = start_proxy("--limit-concurrency", "4")
+    idle = [socket.create_connection(("127.0.0.1", proxy.port)) for _ in range(6)]
+    try:
+        time.sleep(0.2)  # let the server accept them all
+        answer = httpx.get(f"{proxy.url}/_proxy/health", timeout=5)
+        assert answer.status_code == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    eventually(lambda: httpx.get(f"{proxy.url}/_proxy/health").status_code == 200)
