@@ -240,6 +240,7 @@ class ProxyService:
                 query=incoming.query.decode("latin-1"),
                 headers=headers,
                 body=incoming.body,
+                decode=False,  # bodies pass through in their Content-Encoding, as they came
             )
         except UpstreamError as error:
             self.stats.upstream_error(error.kind)

@@ -82,6 +82,7 @@ class Answer:
     headers: Sequence[tuple[str, str]]
     body: bytes
     elapsed: float  # seconds
+    encoded: bool = False  # the body is still in the upstream's Content-Encoding
 
     def header(self, name: str) -> str | None:
         """The first value of a header, by its lower-case name."""
@@ -183,8 +184,14 @@ class Upstream:
         query: str = "",
         headers: Sequence[tuple[str, str]] = (),
         body: bytes = b"",
+        decode: bool = True,
     ) -> Answer:
-        """Send one request; raise an UpstreamError unless an HTTP answer came back."""
+        """Send one request; raise an UpstreamError unless an HTTP answer came back.
+
+        With `decode=False` the body is kept as it came, still in its
+        Content-Encoding (which the answer keeps): a pass-through sends on
+        what it cannot, or need not, decode.
+        """
         url = self.base_url + path + (f"?{query}" if query else "")
         await self._pacer.wait()
         started = self._clock()
@@ -197,7 +204,10 @@ class Upstream:
             async with asyncio.timeout(self.timeout):
                 response = await self._transport.handle_async_request(request)
                 try:
-                    content = await response.aread()
+                    if decode:
+                        content = await response.aread()
+                    else:
+                        content = b"".join([chunk async for chunk in response.aiter_raw()])
                 finally:
                     await response.aclose()
         except (httpx.TimeoutException, TimeoutError) as error:
@@ -216,6 +226,7 @@ class Upstream:
             list(response.headers.multi_items()),
             content,
             self.last_answer_at - started,
+            encoded=not decode,
         )
 
     async def fetch_leads(self, query: str, headers: Mapping[str, str]) -> Answer:

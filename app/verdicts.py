@@ -189,10 +189,11 @@ def failed_forward(error: UpstreamError) -> Reply:
 
 def passed(answer: Answer, drop: frozenset[str] | set[str] = frozenset()) -> Reply:
     """The upstream's answer as it is, less hop-by-hop headers."""
+    encoding = answer.header("content-encoding") if answer.encoded else None
     headers: Headers = tuple(
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in forwardable(answer.headers)
         if name.lower() not in drop
-    )
+    ) + (((b"content-encoding", encoding.encode("latin-1")),) if encoding else ())
     length = (b"content-length", str(len(answer.body)).encode())
     return Reply(answer.status, (*headers, length), answer.body)

@@ -43,6 +43,9 @@ class Seen:
     at: float = field(default_factory=time.monotonic)
 
 
+ENCODED_BODY = bytes(range(256)) * 4  # stands for a body in an encoding nobody here decodes
+
+
 @dataclass
 class Behaviour:
     mode: str = "ok"  # ok | status | ratelimit | reset | garbage | hang
@@ -54,6 +57,7 @@ class Behaviour:
     body: bytes | None = None  # answer exactly this to the leads listing (mode ok)
     drip: float = 0.0  # mode ok: send the body one byte every `drip` seconds
     head_body: bool = False  # answer HEAD on other paths with a body, as no server should
+    encoding: str | None = None  # other paths: answer these bytes, labelled with this encoding
 
 
 @dataclass
@@ -178,7 +182,10 @@ class FakeUpstream:
                 "body": request.body.decode(),
             }
             payload = json.dumps(echo).encode()
-            if request.method == "HEAD" and not behaviour.head_body:
+            if behaviour.encoding is not None:
+                encoded = ENCODED_BODY
+                await self._send(writer, 200, encoded, [("Content-Encoding", behaviour.encoding)])
+            elif request.method == "HEAD" and not behaviour.head_body:
                 await self._send(writer, behaviour.other_status, b"", length=len(payload))
             else:
                 await self._send(writer, behaviour.other_status, payload)

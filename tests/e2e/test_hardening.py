@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.fake_upstream import FakeUpstream
+from tests.fake_upstream import ENCODED_BODY, FakeUpstream
 from tests.support import Launch, Server, clean_env, eventually
 
 A = {"Authorization": "Bearer 1|alpha-secret-key-0001"}
@@ -277,3 +277,21 @@ def test_connections__past_limit_concurrency_new_requests_are_refused_not_queued
         for sock in idle:
             sock.close()
     eventually(lambda: httpx.get(f"{proxy.url}/_proxy/health").status_code == 200)
+
+
+def test_passthrough__a_body_goes_on_in_its_content_encoding_with_its_header(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    with (
+        upstream.behaving(encoding="br"),
+        proxy.client.stream(
+            "GET", "/api/user/other", headers={**A, "Accept-Encoding": "br"}
+        ) as answer,
+    ):
+        raw = b"".join(answer.iter_raw())
+        assert answer.status_code == 200
+        assert answer.headers["content-encoding"] == "br"
+        assert int(answer.headers["content-length"]) == len(ENCODED_BODY)
+    assert raw == ENCODED_BODY  # as the upstream sent it: not decoded, not relabelled
+    assert upstream.seen[-1].headers["accept-encoding"] == "br"
