@@ -14,6 +14,7 @@ every request, into a buffer rather than through the logging module.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -36,11 +37,19 @@ class FastLeads:
     """ASGI middleware: the leads listing, answered before routing."""
 
     def __init__(
-        self, app: ASGIApp, service: LeadsService, *, access: AccessLog | None = None
+        self,
+        app: ASGIApp,
+        service: LeadsService,
+        *,
+        access: AccessLog | None = None,
+        give_up_when_gone: bool = False,
     ) -> None:
         self.app = app
         self.service = service
         self.access = access
+        # Proxy mode: a request whose client left stops waiting (for its upstream
+        # slot, say) instead of spending the budget on an answer nobody reads.
+        self.give_up_when_gone = give_up_when_gone
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in LEADS_PATHS:
@@ -52,7 +61,11 @@ class FastLeads:
         try:
             reply = self.service.hot_reply(scope["query_string"], scope["headers"])
             if reply is None:
-                reply = await self.service.answer(Incoming.from_scope(scope))
+                incoming = Incoming.from_scope(scope)
+                if not self.give_up_when_gone:
+                    reply = await self.service.answer(incoming)
+                elif (reply := await self._while_connected(incoming, receive)) is None:
+                    return  # the client left: nobody to answer
         except Exception:  # a bug must still answer in the API's shape, never text/plain
             log.exception("leads listing: unexpected error")
             reply = SERVER_ERROR
@@ -64,6 +77,19 @@ class FastLeads:
         if self.access is not None:
             self.access.line(uvicorn_line(scope, reply.status))
 
+    async def _while_connected(self, incoming: Incoming, receive: Receive) -> Reply | None:
+        """The service's answer, or None if the client hangs up first (the work is cancelled)."""
+        answering = asyncio.ensure_future(self.service.answer(incoming))
+        leaving = asyncio.ensure_future(_disconnect(receive))
+        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        if answering.done():
+            leaving.cancel()
+            return answering.result()
+        answering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await answering
+        return None
+
     async def _logged(self, scope: Scope, receive: Receive, send: Send, access: AccessLog) -> None:
         """The wrapped app, with the access line of what it answered."""
 
@@ -73,3 +99,9 @@ class FastLeads:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return when the client has gone (a GET's empty body read first)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -195,7 +195,12 @@ def create_asgi(
     """
     app = create_app(settings, fixtures=fixtures, stats_dir=stats_dir)
     mock_lines = app.state.access if settings.mode is Mode.MOCK else None
-    return FastLeads(app, service=app.state.service, access=mock_lines)
+    return FastLeads(
+        app,
+        service=app.state.service,
+        access=mock_lines,
+        give_up_when_gone=settings.mode is not Mode.MOCK,
+    )
 
 
 def write_worker_settings(settings: Settings, folder: Path) -> str:

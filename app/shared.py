@@ -44,7 +44,7 @@ from app.redis_format import (
     lock_key,
 )
 from app.stats import Stats
-from app.upstream import Pace
+from app.upstream import FILL, Pace
 
 log = logging.getLogger("leads_proxy")
 
@@ -346,9 +346,10 @@ class SharedPacer:
         self._alone = alone
         self._sleep = sleep
 
-    async def wait(self) -> None:
+    async def wait(self, priority: int = FILL) -> None:
+        """The next slot of the shared budget (booked in Redis: first come, first served)."""
         delay = await self._shared.pace(self._interval)
         if delay is None:
-            await self._alone.wait()
+            await self._alone.wait(priority)
         elif delay > 0:
             await self._sleep(delay)

@@ -295,3 +295,26 @@ def test_passthrough__a_body_goes_on_in_its_content_encoding_with_its_header(
         assert int(answer.headers["content-length"]) == len(ENCODED_BODY)
     assert raw == ENCODED_BODY  # as the upstream sent it: not decoded, not relabelled
     assert upstream.seen[-1].headers["accept-encoding"] == "br"
+
+
+def test_budget__anonymous_requests_that_hang_up_never_hold_back_a_keyed_fill(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--upstream-max-rps", "2")
+    request = b"GET /api/user/leads HTTP/1.1\r\nHost: test\r\n\r\n"  # no key
+    gone = []
+    for _ in range(30):
+        sock = socket.create_connection(("127.0.0.1", proxy.port))
+        sock.sendall(request)
+        gone.append(sock)
+    time.sleep(0.3)  # all of them queued for the budget
+    for sock in gone:
+        sock.close()  # ...and their clients hang up
+    started = time.monotonic()
+    answer = proxy.client.get("/api/user/leads", headers=A)
+    took = time.monotonic() - started
+    assert answer.status_code == 200
+    assert took < 1.5, f"the keyed fill waited {took:.1f} s"
+    time.sleep(2)  # the slots the others would have taken
+    anonymous = [seen for seen in upstream.seen if "authorization" not in seen.headers]
+    assert len(anonymous) <= 2  # the one that got a slot at once, perhaps one more

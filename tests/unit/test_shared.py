@@ -27,7 +27,7 @@ def test_pacer__waits_the_slot_redis_gives_or_paces_alone_when_it_is_down() -> N
             return self.delay
 
     class Alone:
-        async def wait(self) -> None:
+        async def wait(self, priority: int = 0) -> None:
             alone.append("waited")
 
     async def sleep(seconds: float) -> None:
