@@ -208,6 +208,7 @@ def serve(args: argparse.Namespace) -> int:
     # Imported here so that the fixtures commands start without the web stack.
     import uvicorn  # noqa: PLC0415
 
+    from app.guard import GuardedHttpTools, configure  # noqa: PLC0415
     from app.main import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
 
     # Nothing here logs thread or process names: spare every record the lookups.
@@ -223,7 +224,9 @@ def serve(args: argparse.Namespace) -> int:
         "access_log": False,
         "timeout_graceful_shutdown": 5,
         "limit_concurrency": settings.limit_concurrency,
+        "http": GuardedHttpTools,
     }
+    configure(settings.max_header_bytes, settings.header_timeout)
     if settings.workers > 1:
         # Each worker builds its own app from the settings handed down in a
         # file only this user can read (secrets never go into an environment

@@ -215,6 +215,19 @@ class Settings(BaseSettings):
         bare="on",
     )
 
+    max_header_bytes: int = setting(
+        64 * 1024,
+        "the most bytes of a request line and headers; more answer 431",
+        metavar="BYTES",
+        ge=1024,
+    )
+    header_timeout: float = setting(
+        10.0,
+        "seconds a request line and headers may take to arrive; longer answers 408",
+        metavar="SECONDS",
+        gt=0,
+        le=300,
+    )
     limit_concurrency: int = setting(
         900,
         "most connections and requests at once per process (below a 1024 file limit); "

@@ -227,6 +227,9 @@ def worker_app() -> FastLeads:
     """One worker of `serve --workers N` (a uvicorn app factory)."""
     given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
     settings = Settings(**given["settings"])
+    from app.guard import configure  # noqa: PLC0415 - uvicorn's, for the serving process only
+
+    configure(settings.max_header_bytes, settings.header_timeout)
     return create_asgi(settings, stats_dir=Path(given["stats_dir"]))
 
 

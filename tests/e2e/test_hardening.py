@@ -318,3 +318,56 @@ def test_budget__anonymous_requests_that_hang_up_never_hold_back_a_keyed_fill(
     time.sleep(2)  # the slots the others would have taken
     anonymous = [seen for seen in upstream.seen if "authorization" not in seen.headers]
     assert len(anonymous) <= 2  # the one that got a slot at once, perhaps one more
+
+
+def read_answer(sock: socket.socket) -> tuple[int, bytes]:
+    """Everything the server sends until it closes: its status and body."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_head__over_max_header_bytes_is_a_431_and_the_connection_ends(launch: Launch) -> None:
+    server = launch("--max-header-bytes", "8192")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n")
+        try:
+            for _ in range(100):  # 100 x 1 KiB of header, or until the server hangs up
+                sock.sendall(b"X-Filler: " + b"a" * 1014 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status, body = read_answer(sock)
+    assert status == 431
+    assert json.loads(body)["message"] == "The request line and headers are over 8192 bytes."
+    # Headers within the bound, and a body larger than it, are fine.
+    big = {**A, "X-Filler": "a" * 6000}
+    assert server.client.get("/api/user/leads", headers=big).status_code == 200
+
+
+def test_head__slower_than_header_timeout_is_a_408_and_the_connection_ends(
+    launch: Launch,
+) -> None:
+    server = launch("--header-timeout", "0.5")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n")  # ...and no more
+        started = time.monotonic()
+        status, body = read_answer(sock)
+        took = time.monotonic() - started
+    assert status == 408
+    assert "took over 0.5 s" in json.loads(body)["message"]
+    assert took < 2
+    # A kept-alive connection is timed again for each request's head, not in between.
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/api/user/leads", headers=A).status_code == 200
+        time.sleep(0.8)
+        assert client.get("/api/user/leads", headers=A).status_code == 200
+
+
+def test_head__a_large_body_is_not_a_large_head(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy("--max-header-bytes", "4096")
+    answer = proxy.client.post("/api/user/lead", headers=A, content=b"x" * 200_000)
+    assert answer.status_code == 200
