@@ -18,6 +18,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+LINGER_SECONDS = 2.0
+
 
 def _refusal(status: int, reason: str, message: str) -> bytes:
     body = json.dumps({"message": message}).encode()
@@ -40,11 +42,14 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().connection_made(transport)
         self._head_bytes = 0
         self._in_head = True
+        self._refused = False
         self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
             self.head_seconds, self._refuse, self.too_slow
         )
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # read and dropped until the close, so the answer is not reset away
         in_head = self._in_head
         if in_head and self._head_timer is None:  # the next request on a kept-alive connection
             self._head_timer = self.loop.call_later(self.head_seconds, self._refuse, self.too_slow)
@@ -74,10 +79,17 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._head_timer = None
 
     def _refuse(self, answer: bytes) -> None:
+        """Answer, stop writing, and close a moment later (a lingering close, as nginx
+        does): closing at once, with the client still sending, would reset the
+        connection and could throw the answer away before the client reads it."""
         self._stop_timer()
-        if not self.transport.is_closing():
-            self.transport.write(answer)
-            self.transport.close()
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        self.transport.write(answer)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 def configure(max_head_bytes: int, head_seconds: float) -> None:
