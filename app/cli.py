@@ -23,12 +23,9 @@ from app.commands import (
     generate,
     validate,
 )
-from app.config import (
-    DEFAULT_UPSTREAM,
-    GROUPS,
-    LogLevel,
-    Mode,
-    Settings,
+from app.config import DEFAULT_UPSTREAM, GROUPS, LogLevel, Mode, Settings
+from app.fixtures import FixtureError, load_fixtures
+from app.settings_text import (
     SettingsError,
     choices,
     env_name,
@@ -36,7 +33,6 @@ from app.config import (
     flag_name,
     load_settings,
 )
-from app.fixtures import FixtureError, load_fixtures
 
 WORKER_APP = "app.main:worker_app"
 

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from app.anonymize import anonymize_leads
-from app.config import bundled_fixtures_dir, env_name
+from app.config import bundled_fixtures_dir
 from app.contract import check_answer, fixture_shape, table
 from app.fixtures import FixtureError, check_fixtures, load_fixtures, write_atomically
 from app.generate import generate_leads
+from app.settings_text import env_name
 
 PROG = "leads-proxy"
 MAX_GENERATE = 1_000_000

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +26,7 @@ from app.access import AccessLog
 from app.cache import CacheKey, Clock, Entry, KeyMaker, MemoryStorage, bearer_token
 from app.filling import Filler, SharedLayer
 from app.mock import MockService
+from app.passthrough import is_lead_write, send_on
 from app.policy import (
     CachedOnly,
     Directives,
@@ -43,13 +43,11 @@ from app.policy import (
 )
 from app.reply import MAX_QUERY_BYTES, Incoming, Reply, hot_headers, refusal, too_long
 from app.stats import Stats
-from app.upstream import UpstreamError, forwardable
+from app.upstream import UpstreamError
 
 log = logging.getLogger("leads_proxy")
 
-LEAD_WRITES = re.compile(r"/api/user/(lead|leads/[^/]+)/?")
 JSON = "application/json"
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LISTING = "/api/user/leads"
 SHARED_ONLY = (
     "redis_up",
@@ -213,7 +211,7 @@ class ProxyService:
         self.stats.forwarded += 1
         refused = refusal(incoming, passthrough=True) or too_long(incoming.query)
         reply = refused or await self._forward(incoming)
-        if refused is None and 200 <= reply.status < 300 and self._is_lead_write(incoming):
+        if refused is None and 200 <= reply.status < 300 and is_lead_write(incoming):
             await self._invalidate(incoming)
         reply = verdicts.bypass(reply, no_key=False)
         token = bearer_token(incoming.header(b"authorization"))
@@ -223,32 +221,12 @@ class ProxyService:
 
     async def _forward(self, incoming: Incoming) -> Reply:
         self.stats.upstream_requests += 1
-        # /api/<rest> goes to <upstream>/<rest> as the client wrote it (%3F stays
-        # %3F); the /leads alias to the listing.
-        raw = incoming.raw_path or incoming.path.encode()
-        path = raw[4:].decode("latin-1") if raw.startswith(b"/api/") else "/user/leads"
-        received = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in incoming.headers]
-        headers = forwardable(received)
-        if incoming.method == "HEAD":
-            # An upstream that sends a body with its HEAD answer would leave it
-            # on the connection for the next request, another key's: use one once.
-            headers.append(("Connection", "close"))
         try:
-            answer = await self.filler.upstream.request(
-                incoming.method,
-                path,
-                query=incoming.query.decode("latin-1"),
-                headers=headers,
-                body=incoming.body,
-                decode=False,  # bodies pass through in their Content-Encoding, as they came
-            )
+            answer = await send_on(self.filler.upstream, incoming)
         except UpstreamError as error:
             self.stats.upstream_error(error.kind)
             return verdicts.failed_forward(error)
         return verdicts.passed(answer)
-
-    def _is_lead_write(self, incoming: Incoming) -> bool:
-        return incoming.method in WRITE_METHODS and bool(LEAD_WRITES.fullmatch(incoming.path))
 
     async def _invalidate(self, incoming: Incoming) -> None:
         token = bearer_token(incoming.header(b"authorization"))

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser
-from app.config import Mode, Settings, SettingsError, Switch, bundled_fixtures_dir, load_settings
+from app.config import Mode, Settings, Switch, bundled_fixtures_dir
+from app.settings_text import SettingsError, load_settings
 
 
 def test_settings__defaults(monkeypatch: pytest.MonkeyPatch) -> None:
