@@ -30,6 +30,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LEADS_PATHS = frozenset({"/api/user/leads", "/leads"})
 SERVER_ERROR = Reply.message(500, {"message": "Server Error"})  # Laravel's words
+SHUTTING_DOWN = Reply.message(
+    503,
+    {"message": "The server is shutting down; send the request again."},
+    (b"retry-after", b"1"),
+    (b"connection", b"close"),
+)
 log = logging.getLogger("leads_proxy")
 
 
@@ -66,11 +72,16 @@ class FastLeads:
                     reply = await self.service.answer(incoming)
                 elif (reply := await self._while_connected(incoming, receive)) is None:
                     return  # the client left: nobody to answer
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
         except Exception:  # a bug must still answer in the API's shape, never text/plain
             log.exception("leads listing: unexpected error")
             reply = SERVER_ERROR
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a request: the server is stopping and the grace
+            # period is over. Say so in the API's shape (uvicorn would send a
+            # text/plain 500 and log a traceback), and end the request.
+            reply = SHUTTING_DOWN
         start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         await send(start)
         await send({"type": "http.response.body", "body": reply.body})
@@ -81,7 +92,12 @@ class FastLeads:
         """The service's answer, or None if the client hangs up first (the work is cancelled)."""
         answering = asyncio.ensure_future(self.service.answer(incoming))
         leaving = asyncio.ensure_future(_disconnect(receive))
-        await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({answering, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the server is stopping: stop both, then say so
+            answering.cancel()
+            leaving.cancel()
+            raise
         if answering.done():
             leaving.cancel()
             return answering.result()

@@ -371,3 +371,28 @@ def test_head__a_large_body_is_not_a_large_head(
     proxy = start_proxy("--max-header-bytes", "4096")
     answer = proxy.client.post("/api/user/lead", headers=A, content=b"x" * 200_000)
     assert answer.status_code == 200
+
+
+def test_shutdown__a_request_cut_by_the_grace_period_gets_a_json_503(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    answers: list[httpx.Response] = []
+
+    def ask() -> None:
+        answers.append(httpx.get(f"{proxy.url}/api/user/leads", headers=A, timeout=30))
+
+    with upstream.behaving(delay=15):  # longer than the 5 s grace period
+        asking = threading.Thread(target=ask)
+        asking.start()
+        eventually(lambda: upstream.count() == 1)  # the fill is on its way
+        proxy.process.terminate()
+        asking.join(30)
+    (answer,) = answers
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["message"] == "The server is shutting down; send the request again."
+    proxy.process.wait(15)
+    log = proxy.log()
+    assert "Traceback" not in log
+    assert "Exception in ASGI application" not in log
