@@ -11,6 +11,7 @@ import asyncio
 import pytest
 
 from app.shared import SharedPacer
+from app.upstream import FILL, OTHER
 
 # --- the shared upstream budget -------------------------------------------------------
 
@@ -40,3 +41,43 @@ def test_pacer__waits_the_slot_redis_gives_or_paces_alone_when_it_is_down() -> N
     asyncio.run(pacer.wait())
     assert slept == [0.25]
     assert alone == ["waited"]
+
+
+def test_shared_pacer__fills_book_first_and_a_cancelled_waiter_books_nothing() -> None:
+    bookings: list[float] = []
+    served: list[str] = []
+
+    class Redisish:
+        gate: asyncio.Event | None = None
+
+        async def pace(self, interval: float) -> float | None:
+            bookings.append(interval)
+            if self.gate is not None:
+                await self.gate.wait()  # a slow round trip: the others queue meanwhile
+            return 0.0
+
+    class Alone:
+        async def wait(self, priority: int = 0) -> None:
+            raise AssertionError("Redis answered: never paced alone")
+
+    redisish = Redisish()
+    pacer = SharedPacer(redisish, 10.0, alone=Alone())  # type: ignore[arg-type]
+
+    async def one(name: str, priority: int) -> None:
+        await pacer.wait(priority)
+        served.append(name)
+
+    async def scenario() -> None:
+        redisish.gate = asyncio.Event()
+        first = asyncio.create_task(one("first", OTHER))
+        await asyncio.sleep(0)  # first holds the turn and books
+        others = [asyncio.create_task(one(f"other{n}", OTHER)) for n in range(2)]
+        fill = asyncio.create_task(one("fill", FILL))
+        await asyncio.sleep(0)
+        others[0].cancel()  # its client left before its turn
+        redisish.gate.set()
+        await asyncio.gather(first, fill, others[1])
+
+    asyncio.run(scenario())
+    assert served == ["first", "fill", "other1"]
+    assert len(bookings) == 3  # the cancelled one booked no slot in Redis
