@@ -12,7 +12,6 @@ either way the connection is closed, after a JSON body in the API's shape.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -41,48 +40,47 @@ class GuardedHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._head_bytes = 0
-        self._in_head = True
         self._refused = False
-        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
-            self.head_seconds, self._refuse, self.too_slow
-        )
+        # When the current head's first byte came (None: no head pending). One
+        # check per connection every `head_seconds`, not a timer per request,
+        # and no hook of the parser's: this runs on every request.
+        self._head_since: float | None = self.loop.time()
+        self._checker = self.loop.call_later(self.head_seconds, self._check_head)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # read and dropped until the close, so the answer is not reset away
-        in_head = self._in_head
-        if in_head and self._head_timer is None:  # the next request on a kept-alive connection
-            self._head_timer = self.loop.call_later(self.head_seconds, self._refuse, self.too_slow)
+        before = self.cycle
+        body_expected = before is not None and before.more_body
         super().data_received(data)
-        if in_head and self._in_head:  # all of it was head: count it (a body never is)
+        if self.cycle is not before:  # a head completed here: the bounds start again
+            self._head_since = None
+            self._head_bytes = 0
+        elif not body_expected:  # no request body was being read: all of it was head
+            if self._head_since is None:
+                self._head_since = self.loop.time()
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(self.too_large)
 
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._stop_timer()
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._in_head = True
-        self._head_bytes = 0
-
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_timer()
+        self._checker.cancel()
         super().connection_lost(exc)
 
-    def _stop_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+    def _check_head(self) -> None:
+        since = self._head_since
+        now = self.loop.time()
+        if since is not None and now - since >= self.head_seconds:
+            self._refuse(self.too_slow)
+            return
+        due = since + self.head_seconds if since is not None else now + self.head_seconds
+        self._checker = self.loop.call_at(due, self._check_head)
 
     def _refuse(self, answer: bytes) -> None:
         """Answer, stop writing, and close a moment later (a lingering close, as nginx
         does): closing at once, with the client still sending, would reset the
         connection and could throw the answer away before the client reads it."""
-        self._stop_timer()
+        self._checker.cancel()
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
