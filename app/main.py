@@ -26,11 +26,12 @@ from app.config import Mode, Settings, Switch
 from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
+from app.pacing import Pacer, SharedPacer
 from app.proxy import ProxyService
 from app.record import Recorder
-from app.shared import Shared, SharedPacer
+from app.shared import Shared
 from app.stats import Stats
-from app.upstream import Pacer, Upstream
+from app.upstream import Upstream
 
 log = logging.getLogger("leads_proxy")
 RECORD_ONLY = ("anonymize", "record_as_default", "max_recordings")

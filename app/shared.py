@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 import math
 import secrets
@@ -46,7 +44,6 @@ from app.redis_format import (
     lock_key,
 )
 from app.stats import Stats
-from app.upstream import FILL, Pace
 
 log = logging.getLogger("leads_proxy")
 
@@ -330,58 +327,3 @@ async def _batches(items: Any, size: int) -> Any:
             batch = []
     if batch:
         yield batch
-
-
-class SharedPacer:
-    """--upstream-max-rps as one budget for every process; alone while Redis is down.
-
-    Within a process, waiters queue by priority (listing fills first) and book
-    a slot in Redis one at a time, when their turn comes: a request whose client
-    left (cancelled) leaves the queue without booking one.
-    """
-
-    def __init__(
-        self,
-        shared: Shared,
-        rps: float,
-        *,
-        alone: Pace,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._shared = shared
-        self._interval = 1 / rps
-        self._alone = alone
-        self._sleep = sleep
-        self._queue: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self._booking = False
-
-    async def wait(self, priority: int = FILL) -> None:
-        turn = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._queue, (priority, next(self._order), turn))
-        if not self._booking:
-            self._next_turn()
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():  # given the turn, then cancelled
-                self._booking = False
-                self._next_turn()
-            raise
-        try:
-            delay = await self._shared.pace(self._interval)
-            if delay is None:
-                await self._alone.wait(priority)
-            elif delay > 0:
-                await self._sleep(delay)
-        finally:
-            self._booking = False
-            self._next_turn()
-
-    def _next_turn(self) -> None:
-        while self._queue:
-            _, _, turn = heapq.heappop(self._queue)
-            if not turn.done():  # a cancelled waiter's turn is skipped
-                self._booking = True
-                turn.set_result(None)
-                return

@@ -14,18 +14,16 @@ A 4xx is not an error here: it is an answer, passed through as it is.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import json
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
 from app.cache import Clock
+from app.pacing import FILL, OTHER, Pace, Pacer
 
 # Never forwarded in either direction (RFC 9110 section 7.6.1), plus the
 # headers httpx sets itself from the body it sends or has decoded.
@@ -115,63 +113,6 @@ def _connect_failure(error: httpx.ConnectError) -> str:
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or "refused" in text:
         return "the upstream refused the connection"
     return f"no connection could be made to the upstream ({str(error) or type(error).__name__})"
-
-
-FILL, OTHER = 0, 1  # priorities: a keyed listing fill goes before anything else
-
-
-class Pace(Protocol):
-    """Waits for the next slot the upstream budget allows."""
-
-    async def wait(self, priority: int = FILL) -> None: ...
-
-
-class Pacer:
-    """Spaces requests at least 1/rps apart, across the whole process.
-
-    Slots are given out when they come, not booked ahead: waiters queue by
-    priority (listing fills first), and one that is cancelled (its client
-    left) leaves the queue without taking a slot.
-    """
-
-    def __init__(
-        self,
-        rps: float | None,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._interval = 1 / rps if rps else 0.0
-        self._next = 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._queue: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self._giver: asyncio.Task[None] | None = None
-
-    async def wait(self, priority: int = FILL) -> None:
-        if not self._interval:
-            return
-        now = self._clock()
-        if not self._queue and now >= self._next:
-            self._next = now + self._interval  # a free slot, now
-            return
-        turn = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._queue, (priority, next(self._order), turn))
-        if self._giver is None or self._giver.done():
-            self._giver = asyncio.get_running_loop().create_task(self._give())
-        await turn  # cancelled with its request: the giver skips it
-
-    async def _give(self) -> None:
-        while self._queue:
-            wait = self._next - self._clock()
-            if wait > 0:
-                await self._sleep(wait)
-                continue
-            _, _, turn = heapq.heappop(self._queue)
-            if not turn.done():
-                turn.set_result(None)
-                self._next = self._clock() + self._interval
 
 
 class Upstream:

@@ -1,4 +1,4 @@
-"""The upstream client: pacing, hop-by-hop headers, errors of our own."""
+"""The upstream client: hop-by-hop headers, errors of our own, a 4xx as an answer."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ import httpx
 import pytest
 
 from app.upstream import (
-    FILL,
-    OTHER,
     Answer,
-    Pacer,
     Upstream,
     UpstreamBadStatus,
     UpstreamGarbage,
@@ -19,51 +16,6 @@ from app.upstream import (
     UpstreamUnavailable,
     forwardable,
 )
-from tests.fakes import Clock
-
-
-def paced(rps: float) -> tuple[Pacer, Clock]:
-    """A pacer on a fake clock that its sleeps move forward."""
-    clock = Clock(0.0)
-
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(0)  # those given a slot run first, at the time they got it
-        clock.now += seconds
-
-    return Pacer(rps, clock=clock, sleep=sleep), clock
-
-
-def test_pacer__spaces_requests_evenly() -> None:
-    pacer, clock = paced(4)
-    given: list[float] = []
-
-    async def five() -> None:
-        for _ in range(5):
-            await pacer.wait()
-            given.append(clock.now)
-
-    asyncio.run(five())
-    assert given == [0.0, 0.25, 0.5, 0.75, 1.0]
-
-
-def test_pacer__fills_go_first_and_a_cancelled_waiter_takes_no_slot() -> None:
-    pacer, clock = paced(10)
-    order: list[str] = []
-
-    async def one(name: str, priority: int) -> None:
-        await pacer.wait(priority)
-        order.append(f"{name}@{clock.now:.1f}")
-
-    async def scenario() -> None:
-        await pacer.wait(OTHER)  # takes the free slot at 0.0
-        others = [asyncio.create_task(one(f"other{n}", OTHER)) for n in range(3)]
-        await asyncio.sleep(0)
-        others[0].cancel()  # its client left
-        fill = asyncio.create_task(one("fill", FILL))
-        await asyncio.gather(fill, *others[1:])
-
-    asyncio.run(scenario())
-    assert order == ["fill@0.1", "other1@0.2", "other2@0.3"]
 
 
 def test_forwardable__drops_hop_by_hop_and_connection_named_headers() -> None:

@@ -1,8 +1,5 @@
-"""The Redis layer's own logic without a server: the shared pacer.
-
-The real Redis is exercised end to end in tests/e2e/test_shared.py; the
-filling rules that use the layer are pinned in tests/unit/test_filling.py.
-"""
+"""The upstream budget: slots 1/rps apart, fills first, no slot for a waiter that left;
+and the shared budget booked in Redis (a fake book here; the real one in tests/e2e)."""
 
 from __future__ import annotations
 
@@ -10,10 +7,52 @@ import asyncio
 
 import pytest
 
-from app.shared import SharedPacer
-from app.upstream import FILL, OTHER
+from app.pacing import FILL, OTHER, Pacer, SharedPacer
+from tests.fakes import Clock
 
-# --- the shared upstream budget -------------------------------------------------------
+
+def paced(rps: float) -> tuple[Pacer, Clock]:
+    """A pacer on a fake clock that its sleeps move forward."""
+    clock = Clock(0.0)
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)  # those given a slot run first, at the time they got it
+        clock.now += seconds
+
+    return Pacer(rps, clock=clock, sleep=sleep), clock
+
+
+def test_pacer__spaces_requests_evenly() -> None:
+    pacer, clock = paced(4)
+    given: list[float] = []
+
+    async def five() -> None:
+        for _ in range(5):
+            await pacer.wait()
+            given.append(clock.now)
+
+    asyncio.run(five())
+    assert given == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_pacer__fills_go_first_and_a_cancelled_waiter_takes_no_slot() -> None:
+    pacer, clock = paced(10)
+    order: list[str] = []
+
+    async def one(name: str, priority: int) -> None:
+        await pacer.wait(priority)
+        order.append(f"{name}@{clock.now:.1f}")
+
+    async def scenario() -> None:
+        await pacer.wait(OTHER)  # takes the free slot at 0.0
+        others = [asyncio.create_task(one(f"other{n}", OTHER)) for n in range(3)]
+        await asyncio.sleep(0)
+        others[0].cancel()  # its client left
+        fill = asyncio.create_task(one("fill", FILL))
+        await asyncio.gather(fill, *others[1:])
+
+    asyncio.run(scenario())
+    assert order == ["fill@0.1", "other1@0.2", "other2@0.3"]
 
 
 def test_pacer__waits_the_slot_redis_gives_or_paces_alone_when_it_is_down() -> None:
@@ -35,7 +74,7 @@ def test_pacer__waits_the_slot_redis_gives_or_paces_alone_when_it_is_down() -> N
         slept.append(seconds)
 
     redisish = Redisish()
-    pacer = SharedPacer(redisish, 10.0, alone=Alone(), sleep=sleep)  # type: ignore[arg-type]
+    pacer = SharedPacer(redisish, 10.0, alone=Alone(), sleep=sleep)
     asyncio.run(pacer.wait())
     redisish.delay = None
     asyncio.run(pacer.wait())
@@ -61,7 +100,7 @@ def test_shared_pacer__fills_book_first_and_a_cancelled_waiter_books_nothing() -
             raise AssertionError("Redis answered: never paced alone")
 
     redisish = Redisish()
-    pacer = SharedPacer(redisish, 10.0, alone=Alone())  # type: ignore[arg-type]
+    pacer = SharedPacer(redisish, 10.0, alone=Alone())
 
     async def one(name: str, priority: int) -> None:
         await pacer.wait(priority)
