@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from app.access import AccessLog, uvicorn_line
-from app.reply import Incoming, LeadsService, Reply
+from app.cors import Cors, origin_of, without_cors
+from app.reply import Headers, Incoming, LeadsService, Reply
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,7 +29,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-LEADS_PATHS = frozenset({"/api/user/leads", "/leads"})
+LEADS_PATHS = frozenset({"/api/user/leads", "/leads", "/api/user/leads/", "/leads/"})
 SERVER_ERROR = Reply.message(500, {"message": "Server Error"})  # Laravel's words
 SHUTTING_DOWN = Reply.message(
     503,
@@ -40,7 +41,13 @@ log = logging.getLogger("leads_proxy")
 
 
 class FastLeads:
-    """ASGI middleware: the leads listing, answered before routing."""
+    """ASGI middleware: the leads listing answered before routing, and the HTTP edges.
+
+    Also here, for every path: CORS (preflights answered, headers added for an
+    allowed origin), `HEAD` answered as `GET` without the body, and a trailing
+    slash dropped as Laravel does; except on the paths proxy mode forwards
+    (`/api/...` other than the listing), which go upstream as they came.
+    """
 
     def __init__(
         self,
@@ -49,24 +56,43 @@ class FastLeads:
         *,
         access: AccessLog | None = None,
         give_up_when_gone: bool = False,
+        cors: Cors | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.access = access
         # Proxy mode: a request whose client left stops waiting (for its upstream
         # slot, say) instead of spending the budget on an answer nobody reads.
-        self.give_up_when_gone = give_up_when_gone
+        # Its other /api/ paths are forwarded as they are.
+        self.give_up_when_gone = self.forwards = give_up_when_gone
+        self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in LEADS_PATHS:
-            if self.access is None or scope["type"] != "http":
-                await self.app(scope, receive, send)
-            else:
-                await self._logged(scope, receive, send, self.access)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
+        method = scope["method"]
+        extra: Headers = ()
+        if self.cors is not None and (origin := origin_of(scope["headers"])) is not None:
+            if method == "OPTIONS" and _asks_preflight(scope["headers"]):
+                requested = header_of(scope["headers"], b"access-control-request-headers")
+                await self._send(scope, send, self.cors.preflight(origin, requested))
+                return
+            if self.cors.allows(origin):
+                extra = self.cors.headers(origin)
+        if scope["path"] in LEADS_PATHS and (method == "GET" or method == "HEAD"):  # noqa: PLR1714
+            await self._leads(scope, receive, send, extra)
+        else:
+            await self._other(scope, receive, send, extra)
+
+    async def _leads(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> None:
         try:
-            reply = self.service.hot_reply(scope["query_string"], scope["headers"])
+            reply = None
+            if scope["path"] == "/api/user/leads":
+                reply = self.service.hot_reply(scope["query_string"], scope["headers"])
             if reply is None:
+                if scope["path"].endswith("/"):
+                    scope = {**scope, "path": scope["path"].rstrip("/")}
                 incoming = Incoming.from_scope(scope)
                 if not self.give_up_when_gone:
                     reply = await self.service.answer(incoming)
@@ -82,11 +108,47 @@ class FastLeads:
             # period is over. Say so in the API's shape (uvicorn would send a
             # text/plain 500 and log a traceback), and end the request.
             reply = SHUTTING_DOWN
+        if reply.gzipped is not None:
+            reply = reply.for_client(header_of(scope["headers"], b"accept-encoding"))
+        if extra:
+            reply = Reply(reply.status, reply.headers + extra, reply.body)
+        await self._send(scope, send, reply)
+
+    async def _send(self, scope: Scope, send: Send, reply: Reply) -> None:
         start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         await send(start)
-        await send({"type": "http.response.body", "body": reply.body})
+        body = b"" if scope["method"] == "HEAD" else reply.body
+        await send({"type": "http.response.body", "body": body})
         if self.access is not None:
             self.access.line(uvicorn_line(scope, reply.status))
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> None:
+        """Everything but the listing: on to the app, with the edges above."""
+        path: str = scope["path"]
+        head = False
+        if not (self.forwards and path.startswith("/api/")):
+            if len(path) > 1 and path.endswith("/"):
+                raw = scope.get("raw_path") or path.encode()
+                scope = {**scope, "path": path.rstrip("/") or "/", "raw_path": raw.rstrip(b"/")}
+            if head := scope["method"] == "HEAD":
+                scope = {**scope, "method": "GET"}
+        if not (head or extra or self.access is not None):
+            await self.app(scope, receive, send)
+            return
+        access, logged = self.access, {**scope, "method": "HEAD"} if head else scope
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if extra:
+                    headers = without_cors(message.get("headers", ()))
+                    message = {**message, "headers": [*headers, *extra]}
+                if access is not None:
+                    access.line(uvicorn_line(logged, message["status"]))
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
     async def _while_connected(self, incoming: Incoming, receive: Receive) -> Reply | None:
         """The service's answer, or None if the client hangs up first (the work is cancelled)."""
@@ -106,15 +168,13 @@ class FastLeads:
             await answering
         return None
 
-    async def _logged(self, scope: Scope, receive: Receive, send: Send, access: AccessLog) -> None:
-        """The wrapped app, with the access line of what it answered."""
 
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                access.line(uvicorn_line(scope, message["status"]))
-            await send(message)
+def _asks_preflight(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    return header_of(headers, b"access-control-request-method") is not None
 
-        await self.app(scope, receive, sending)
+
+def header_of(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    return next((value for name, value in headers if name == wanted), None)
 
 
 async def _disconnect(receive: Receive) -> None:

@@ -29,6 +29,8 @@ from urllib.parse import unquote_to_bytes
 
 from cachetools import LRUCache
 
+from app.encoding import VARY, gzip_etag
+
 Headers = tuple[tuple[bytes, bytes], ...]
 Clock = Callable[[], float]
 SHA256_BLOCK = 64
@@ -59,6 +61,8 @@ class Entry:
     # The last hit reply built, with its (age, ttl): hits in the same second share it.
     memo: list[Any] = field(default_factory=list, compare=False, repr=False)
     key_bytes: int = 0  # the length of the key it is stored under, counted in its size
+    gzipped: bytes | None = None  # the body in gzip, made once when filled (None when small)
+    gzip_headers: Headers = ()  # what a hit in gzip sends, for the same data
 
     def __post_init__(self) -> None:
         if self.hot_until > self.fresh_until:
@@ -76,15 +80,28 @@ class Entry:
         stale_until: float,
         error_until: float,
         hot_until: float = math.inf,
+        gzipped: bytes | None = None,
     ) -> Entry:
-        """An entry with the headers a hit sends, computed once."""
+        """An entry with the headers a hit sends, in each form, computed once."""
+        vary = (VARY,) if gzipped is not None else ()
         return cls(
             body=body,
             headers=(
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"etag", etag),
+                *vary,
             ),
+            gzipped=gzipped,
+            gzip_headers=(
+                (b"content-type", content_type),
+                (b"content-length", str(len(gzipped)).encode()),
+                (b"etag", gzip_etag(etag)),
+                (b"content-encoding", b"gzip"),
+                VARY,
+            )
+            if gzipped is not None
+            else (),
             etag=etag,
             stored_at=stored_at,
             fresh_until=fresh_until,
@@ -113,7 +130,7 @@ class Entry:
     @property
     def size(self) -> int:
         """Bytes it holds: body, key and a fixed allowance for headers and bookkeeping."""
-        return len(self.body) + self.key_bytes + ENTRY_OVERHEAD
+        return len(self.body) + len(self.gzipped or b"") + self.key_bytes + ENTRY_OVERHEAD
 
 
 # Bytes left as they are when a query is written out again; every other byte

@@ -8,6 +8,7 @@ or from a default, in that order of precedence.
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,6 +122,19 @@ class Settings(BaseSettings):
     log_level: LogLevel = setting(LogLevel.INFO, "log verbosity")
     access_log: Switch = setting(
         Switch.ON, "log one line per request (buffered, flushed each second)"
+    )
+    cors_origins: str | None = setting(
+        None,
+        "browser origins that may call (CORS): a comma-separated list, or * for any; "
+        "default * in mock mode, none in proxy and record modes",
+        metavar="ORIGINS",
+        expected="origins like http://localhost:5173,https://app.example.com, or *, or none",
+    )
+    mock_rate_limit: str | None = setting(
+        None,
+        "mock mode: answer 429 past N requests a minute per key, as the real API's throttle",
+        metavar="N/minute",
+        expected="a number of requests a minute, like 60/minute",
     )
 
     upstream_url: HttpUrl = setting(
@@ -279,6 +293,29 @@ class Settings(BaseSettings):
             raise ValueError(BAD_OPTION + problem)
         return url
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        origins = [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        if origins == ["none"]:
+            return "none"
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return ",".join(origins) or "none"
+
+    @field_validator("mock_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is None or value.strip() in {"off", "0"}:
+            return None
+        match = _PER_MINUTE.fullmatch(value.strip())
+        if match is None or int(match[1]) < 1:
+            raise ValueError("not N/minute")
+        return f"{int(match[1])}/minute"
+
     @model_validator(mode="after")
     def _secret_with_cache(self) -> Settings:
         if self.cache_url is not None and self.key_secret is None:
@@ -293,6 +330,20 @@ class Settings(BaseSettings):
     @property
     def needs_fixtures(self) -> bool:
         return self.mode is Mode.MOCK or self.fallback is Fallback.FIXTURES
+
+    @property
+    def cors_list(self) -> tuple[str, ...]:
+        """The allowed browser origins: `*` for any; empty for none."""
+        if self.cors_origins is None:
+            return ("*",) if self.mode is Mode.MOCK else ()
+        if self.cors_origins == "none":
+            return ()
+        return tuple(self.cors_origins.split(","))
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Mock mode's requests a minute per key, or None."""
+        return None if self.mock_rate_limit is None else int(self.mock_rate_limit.split("/")[0])
 
 
 def _is_redis_url(url: str) -> bool:
@@ -314,6 +365,8 @@ def _is_redis_url(url: str) -> bool:
 
 
 BAD_OPTION = "bad option: "
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#,]+")
+_PER_MINUTE = re.compile(r"(\d{1,9})\s*(?:/\s*(?:minute|min|m))?")
 
 
 def _redis_options_problem(url: str) -> str | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from app.cache import CacheKey, Clock, Entry, MemoryStorage, bearer_token
+from app.encoding import gzip_of
 from app.fixtures import etag_of
 from app.policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
 from app.record import Recorder
@@ -32,6 +33,7 @@ from app.upstream import Answer, Upstream, UpstreamError, UpstreamUnavailable
 log = logging.getLogger("leads_proxy")
 T = TypeVar("T")
 JSON = "application/json"
+THREAD_GZIP = 64 * 1024  # bodies from this size are gzipped on a thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +253,12 @@ class Filler:
         now = self._clock()
         if answer.status == 200:
             await self._record(query, answer.body, headers["Authorization"])
-            entry = self._entry(answer, now)
+            body = answer.body
+            # gzip is made once per fill; a large body on a thread, not holding the loop
+            gzipped = (
+                gzip_of(body) if len(body) < THREAD_GZIP else await asyncio.to_thread(gzip_of, body)
+            )
+            entry = self._entry(answer, now, gzipped)
             stored = len(answer.body) <= self.config.max_entry_bytes and self._store(key, entry)
             return Filled(entry, stored)
         if answer.status == 429:
@@ -278,7 +285,7 @@ class Filler:
         except OSError as error:  # a full disk must not stop the proxy from serving
             log.warning("not recorded: %s", error.strerror or error)
 
-    def _entry(self, answer: Answer, now: float) -> Entry:
+    def _entry(self, answer: Answer, now: float, gzipped: bytes | None) -> Entry:
         config = self.config
         fresh_until = now + config.ttl
         return Entry.build(
@@ -290,6 +297,7 @@ class Filler:
             stale_until=fresh_until + config.stale_while_revalidate,
             error_until=fresh_until + max(config.stale_if_error, config.stale_while_revalidate),
             hot_until=now + self.hold,
+            gzipped=gzipped,
         )
 
     def _store(self, key: CacheKey, entry: Entry) -> bool:

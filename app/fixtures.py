@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from app.encoding import gzip_of
 from app.generate import generate_leads
 from app.schema import KNOWN_STATUSES, LEADS
 
@@ -94,11 +95,12 @@ class Fixture:
     leads: tuple[dict[str, Any], ...]
     body: bytes
     etag: bytes
+    gzipped: bytes | None = None  # the body in gzip, made once (None when small)
 
     @classmethod
     def of(cls, name: str, leads: list[dict[str, Any]]) -> Fixture:
         body = encode(leads)
-        return cls(name=name, leads=tuple(leads), body=body, etag=etag_of(body))
+        return cls(name, tuple(leads), body, etag_of(body), gzip_of(body))
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from app.access import AccessLog
 from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
 from app.config import Mode, Settings, Switch
+from app.cors import Cors
 from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
@@ -35,6 +36,8 @@ from app.upstream import Upstream
 
 log = logging.getLogger("leads_proxy")
 RECORD_ONLY = ("anonymize", "record_as_default", "max_recordings")
+MOCK_METHODS = ("GET", "HEAD", "OPTIONS")
+PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # forwarded too
 WORKER_ENV = "_LEADS_PROXY_WORKER"  # the file of settings `serve --workers N` hands each worker
 
 DESCRIPTION = """\
@@ -78,6 +81,7 @@ def create_app(
                 await flusher
 
     app = FastAPI(title="leads-proxy", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.router.redirect_slashes = False  # Laravel answers /path/ as /path (see app.asgi)
     app.state.settings = settings
     app.state.service = service
     app.state.access = access
@@ -196,11 +200,13 @@ def create_asgi(
     """
     app = create_app(settings, fixtures=fixtures, stats_dir=stats_dir)
     mock_lines = app.state.access if settings.mode is Mode.MOCK else None
+    methods = MOCK_METHODS if settings.mode is Mode.MOCK else PROXY_METHODS
     return FastLeads(
         app,
         service=app.state.service,
         access=mock_lines,
         give_up_when_gone=settings.mode is not Mode.MOCK,
+        cors=Cors.of(settings.cors_list, methods),
     )
 
 
@@ -237,9 +243,22 @@ def worker_app() -> FastLeads:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, HTTPException):
         raise error
-    return JSONResponse(
-        {"message": error.detail}, status_code=error.status_code, headers=error.headers
-    )
+    route = request.url.path.lstrip("/")
+    headers = dict(error.headers or {})
+    message = error.detail
+    if error.status_code == 404 and message == "Not Found":  # no route: Laravel's words
+        message = f"The route {route} could not be found."
+    elif error.status_code == 405 and "Allow" in headers:
+        allowed = set(headers["Allow"].replace(" ", "").split(","))
+        if "GET" in allowed:
+            allowed.add("HEAD")  # answered as GET without a body (app.asgi)
+        listed = ", ".join(sorted(allowed))
+        headers["Allow"] = listed
+        message = (
+            f"The {request.method} method is not supported for route {route}. "
+            f"Supported methods: {listed}."
+        )
+    return JSONResponse({"message": message}, status_code=error.status_code, headers=headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

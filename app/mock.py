@@ -16,6 +16,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from app.cache import bearer_token
+from app.encoding import gzip_of
 from app.fixtures import Fixture, FixtureSet, encode, etag_of
 from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
@@ -28,7 +29,7 @@ RETRY_AFTER_SECONDS = 60
 
 
 def _ok(fixture: Fixture) -> Reply:
-    return Reply.json(200, fixture.body, (b"etag", fixture.etag))
+    return Reply.json(200, fixture.body, (b"etag", fixture.etag)).with_gzip(fixture.gzipped)
 
 
 # The bodies the real API (Laravel) sends for each scenario status.
@@ -71,13 +72,13 @@ class MockService:
         self._default_etag = fixtures.default.etag
         self._default_304 = self._default.not_modified()
         self._rendered: LRUCache[Any, Reply] = LRUCache(
-            maxsize=rendered_cache_bytes, getsizeof=lambda reply: len(reply.body) + 512
+            maxsize=rendered_cache_bytes, getsizeof=_size
         )
         self._generated: LRUCache[tuple[int, int], Fixture] = LRUCache(GENERATED_CACHE_ENTRIES)
         # Answers by raw query and Host, for hot_reply: mostly the same Reply
         # objects as the rendered cache holds, within the same byte bound.
         self._answered: LRUCache[tuple[bytes, bytes | None], Reply] = LRUCache(
-            maxsize=rendered_cache_bytes, getsizeof=lambda reply: len(reply.body) + 512
+            maxsize=rendered_cache_bytes, getsizeof=_size
         )
 
     def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
@@ -132,7 +133,13 @@ class MockService:
         if isinstance(prefs, Reply):
             return prefs
         reply = self._answer(request, prefs)
-        if request.query and reply.status == 200 and not prefs.applied() and not prefs.delay_ms:
+        if (
+            request.query
+            and request.path == "/api/user/leads"  # the path hot_reply serves (page URLs name it)
+            and reply.status == 200
+            and not prefs.applied()
+            and not prefs.delay_ms
+        ):
             self._remember(request, reply)
         extra: Headers = ()
         if applied := prefs.applied():
@@ -147,7 +154,7 @@ class MockService:
             reply = reply.not_modified()
         if not extra and not prefs.delay_ms:
             return reply
-        return Reply(reply.status, reply.headers + extra, reply.body, prefs.delay_ms / 1000)
+        return reply.with_headers(*extra, delay=prefs.delay_ms / 1000)
 
     @staticmethod
     def _prefs(request: Incoming) -> Preferences | Reply:
@@ -164,7 +171,7 @@ class MockService:
 
     def _remember(self, request: Incoming, reply: Reply) -> None:
         """Make this answer ready for the same raw query and Host (see hot_reply)."""
-        if len(reply.body) + 512 <= self._answered.maxsize:
+        if _size(reply) <= self._answered.maxsize:
             self._answered[request.query, request.header(b"host")] = reply
 
     def _answer(self, request: Incoming, prefs: Preferences) -> Reply:
@@ -212,10 +219,15 @@ class MockService:
         selected = query.select(source.leads)
         data: Any = paginate(selected, query, url) if query.paginated else selected
         body = encode(data)
-        reply = Reply.json(200, body, (b"etag", etag_of(body)))
-        if len(body) + 512 <= self._rendered.maxsize:
+        reply = Reply.json(200, body, (b"etag", etag_of(body))).with_gzip(gzip_of(body))
+        if _size(reply) <= self._rendered.maxsize:
             self._rendered[key] = reply
         return reply
+
+
+def _size(reply: Reply) -> int:
+    """Bytes a ready reply holds, both forms, for the byte bounds."""
+    return len(reply.body) + len(reply.gzipped.body if reply.gzipped else b"") + 512
 
 
 def _generated(count: int, seed: int) -> Fixture:

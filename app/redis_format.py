@@ -16,6 +16,7 @@ times; each process turns them back into its own monotonic clock on read.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
@@ -27,7 +28,7 @@ PURGE_CHANNEL = PREFIX + "purge"
 PACE_KEY = PREFIX + "pace"
 PURGED = PREFIX + "purged"
 TOMBSTONE_MS = 24 * 3600 * 1000  # longer than any entry lives
-FORMAT = 1  # of the entry's metadata line
+FORMAT = 2  # of the entry's metadata line (2: with the body's gzip form)
 
 # CLAIM: the cooldown first (a key told to wait asks nobody), then the lock.
 # Answers [0, 0] when the lock is ours, [1, ms] while another holds it,
@@ -97,8 +98,10 @@ def encode_entry(entry: Entry, *, shift: float) -> bytes:
         "error_until": entry.error_until + shift,
         "etag": entry.etag.decode("latin-1"),
         "content_type": entry.content_type.decode("latin-1"),
+        "gzip": len(entry.gzipped or b""),  # the body's gzip form follows it, this long
     }
-    return json.dumps(meta, separators=(",", ":")).encode() + b"\n" + entry.body
+    line = json.dumps(meta, separators=(",", ":")).encode()
+    return line + b"\n" + entry.body + (entry.gzipped or b"")
 
 
 _TIMES = ("stored_at", "fresh_until", "stale_until", "error_until")
@@ -111,8 +114,9 @@ def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None
 
     Everything is checked, since anything may be in Redis: the metadata is a
     JSON object of this format with finite times in order, an ETag and a
-    content type that are single-line header values, and the body is JSON
-    (parsed here, once per read from Redis, never per hit).
+    content type that are single-line header values, the body is JSON
+    (parsed here, once per read from Redis, never per hit) and its gzip form,
+    if any, unpacks to it.
     """
     line, newline, body = raw.partition(b"\n")
     try:
@@ -129,8 +133,15 @@ def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None
             return None
         if not isinstance(content_type, str) or not _HEADER_VALUE.fullmatch(content_type):
             return None
+        size = meta["gzip"]
+        if not isinstance(size, int) or not 0 <= size < len(body):
+            return None
+        gzipped = body[len(body) - size :] if size else None
+        body = body[: len(body) - size]
         json.loads(body)
-    except (ValueError, KeyError, TypeError, RecursionError):
+        if gzipped is not None and gzip.decompress(gzipped) != body:
+            return None
+    except (ValueError, KeyError, TypeError, RecursionError, OSError, EOFError):
         return None
     stored_at, fresh_until, stale_until, error_until = (t - shift for t in times)
     return Entry.build(
@@ -142,4 +153,5 @@ def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None
         stale_until=stale_until,
         error_until=error_until,
         hot_until=hold_until,
+        gzipped=gzipped,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from app.encoding import VARY, gzip_etag, prefers_gzip, same_data
 from app.fixtures import encode
 
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -25,6 +26,8 @@ class Reply:
     headers: Headers
     body: bytes = b""
     delay: float = 0.0  # seconds to wait before sending (Prefer: delay)
+    # The same answer in gzip, for a client that prefers it (app.encoding).
+    gzipped: Reply | None = None
 
     @classmethod
     def json(cls, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Reply:
@@ -35,12 +38,35 @@ class Reply:
     def message(cls, status: int, data: dict[str, Any], *extra: tuple[bytes, bytes]) -> Reply:
         return cls.json(status, encode(data), *extra)
 
-    def with_headers(self, *extra: tuple[bytes, bytes]) -> Reply:
-        return Reply(self.status, self.headers + extra, self.body, self.delay)
+    def with_headers(self, *extra: tuple[bytes, bytes], delay: float | None = None) -> Reply:
+        """The same answer with more headers (on each form), or another delay."""
+        gzipped = self.gzipped.with_headers(*extra, delay=delay) if self.gzipped else None
+        delay = self.delay if delay is None else delay
+        return Reply(self.status, self.headers + extra, self.body, delay, gzipped)
+
+    def with_gzip(self, gzipped: bytes | None) -> Reply:
+        """This 200 offered in gzip too (when `gzipped` is not None): both forms vary."""
+        if gzipped is None:
+            return self
+        changed = {b"content-length": str(len(gzipped)).encode()}
+        headers = []
+        for name, value in self.headers:
+            new = gzip_etag(value) if name == b"etag" else changed.get(name, value)
+            headers.append((name, new))
+        variant = Reply(self.status, (*headers, (b"content-encoding", b"gzip"), VARY), gzipped)
+        return Reply(self.status, (*self.headers, VARY), self.body, self.delay, variant)
+
+    def for_client(self, accept_encoding: bytes | None) -> Reply:
+        """The form the client's Accept-Encoding prefers."""
+        if self.gzipped is not None and prefers_gzip(accept_encoding):
+            return self.gzipped
+        return self
 
     def not_modified(self) -> Reply:
-        kept = (b"content-type", b"content-length")
-        return Reply(304, tuple((k, v) for k, v in self.headers if k not in kept))
+        kept = (b"content-type", b"content-length", b"content-encoding")
+        gzipped = self.gzipped.not_modified() if self.gzipped else None
+        headers = tuple((k, v) for k, v in self.headers if k not in kept)
+        return Reply(304, headers, gzipped=gzipped)
 
     @property
     def etag(self) -> bytes | None:
@@ -169,7 +195,13 @@ def refusal(incoming: Incoming, *, passthrough: bool) -> Reply | None:
 
 
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
-    """RFC 9110 weak comparison of an If-None-Match list against one ETag."""
+    """RFC 9110 weak comparison of an If-None-Match list against one ETag.
+
+    The gzip form's tag matches too (`"abc-gzip"` for `"abc"`): the same data.
+    """
     if if_none_match.strip() == b"*":
         return True
-    return any(tag.strip().removeprefix(b"W/") == etag for tag in if_none_match.split(b","))
+    etag = same_data(etag.removeprefix(b"W/"))
+    return any(
+        same_data(tag.strip().removeprefix(b"W/")) == etag for tag in if_none_match.split(b",")
+    )

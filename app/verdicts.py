@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from app.cache import Entry
+from app.encoding import VARY, gzip_etag
 from app.policy import (
     CachedOnly,
     Fallback,
@@ -137,9 +138,16 @@ def send(
     """The entry's body, or a 304 when the client's ETag matches."""
     age = (b"age", str(int(now - entry.stored_at)).encode())
     extra = (age, (b"cache-status", status), (b"x-cache", x_cache.encode()))
+    gzipped = entry.gzipped
     if if_none_match is not None and etag_matches(if_none_match, entry.etag):
-        return Reply(304, ((b"etag", entry.etag), *extra))
-    return Reply(200, entry.headers + extra, entry.body)
+        if gzipped is None:
+            return Reply(304, ((b"etag", entry.etag), *extra))
+        as_gzip = Reply(304, ((b"etag", gzip_etag(entry.etag)), VARY, *extra))
+        return Reply(304, ((b"etag", entry.etag), VARY, *extra), gzipped=as_gzip)
+    if gzipped is None:
+        return Reply(200, entry.headers + extra, entry.body)
+    as_gzip = Reply(200, entry.gzip_headers + extra, gzipped)
+    return Reply(200, entry.headers + extra, entry.body, gzipped=as_gzip)
 
 
 def pass_on(answer: Answer) -> Reply:

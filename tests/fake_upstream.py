@@ -58,6 +58,7 @@ class Behaviour:
     drip: float = 0.0  # mode ok: send the body one byte every `drip` seconds
     head_body: bool = False  # answer HEAD on other paths with a body, as no server should
     encoding: str | None = None  # other paths: answer these bytes, labelled with this encoding
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every answer
 
 
 @dataclass
@@ -235,8 +236,8 @@ class FakeUpstream:
             lead["variables"]["query"] = request.query
         return json.dumps(leads).encode()
 
-    @staticmethod
     async def _send(
+        self,
         writer: asyncio.StreamWriter,
         status: int,
         body: bytes,
@@ -245,7 +246,7 @@ class FakeUpstream:
         length: int | None = None,
     ) -> None:
         lines = [f"HTTP/1.1 {status} Whatever", "Content-Type: application/json"]
-        lines += [f"{name}: {value}" for name, value in headers or []]
+        lines += [f"{name}: {value}" for name, value in [*(headers or []), *self.behaviour.headers]]
         lines += [f"Content-Length: {len(body) if length is None else length}", "", ""]
         writer.write("\r\n".join(lines).encode() + body)
         await writer.drain()

@@ -481,13 +481,6 @@ def test_docs__serves_the_interactive_page(server: Server) -> None:
     assert "swagger" in response.text.lower()
 
 
-def test_errors__unknown_paths_and_methods_answer_json_not_html(server: Server) -> None:
-    missing = server.client.get("/api/user/nope")
-    assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
-    wrong = server.client.post("/leads", headers=AUTH)
-    assert (wrong.status_code, wrong.json()) == (405, {"message": "Method Not Allowed"})
-
-
 def test_limits__a_query_string_over_4_kib_answers_414(server: Server) -> None:
     response = get(server, "/leads?status=" + "x" * 5000)
     assert response.status_code == 414

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
 
-from app.cache import KeyMaker
+from app.cache import Entry, KeyMaker
+from app.encoding import gzip_of
 from app.redis_format import (
     cooldown_key,
     decode_entry,
@@ -33,8 +35,8 @@ def test_entry__round_trips_between_processes_with_different_clocks() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"not json\n[]", b'{"format": 2}\n[]', b'{"format": 1}\n[]', b"[1, 2]\n[]"],
-    ids=["empty", "not-json", "other-format", "missing-fields", "not-an-object"],
+    [b"", b"not json\n[]", b'{"format": 1}\n[]', b'{"format": 2}\n[]', b"[1, 2]\n[]"],
+    ids=["empty", "not-json", "older-format", "missing-fields", "not-an-object"],
 )
 def test_entry__anything_else_in_redis_is_no_entry(raw: bytes) -> None:
     assert decode_entry(raw, shift=0.0, hold_until=0.0) is None
@@ -53,15 +55,40 @@ def test_keys__name_the_fingerprint_and_query_never_the_api_key() -> None:
     assert entries_pattern(key.fingerprint) == f"leads-proxy:leads:{key.fingerprint}:*"
 
 
+GZIPPED_OTHER = gzip.compress(b"[1]")
+
+
+def test_entry__a_large_body_travels_with_its_gzip_form() -> None:
+    body = json.dumps([{"n": n} for n in range(200)]).encode()
+    written = Entry.build(
+        body,
+        etag=b'"big"',
+        content_type=b"application/json",
+        stored_at=1.0,
+        fresh_until=2.0,
+        stale_until=3.0,
+        error_until=4.0,
+        gzipped=gzip_of(body),
+    )
+    read = decode_entry(encode_entry(written, shift=0.0), shift=0.0, hold_until=2.0)
+    assert read is not None
+    assert read.body == body
+    assert read.gzipped is not None
+    assert gzip.decompress(read.gzipped) == body
+    assert read.gzip_headers == written.gzip_headers
+    assert (b"etag", b'"big-gzip"') in read.gzip_headers
+
+
 def _raw(meta: dict[str, object], body: bytes = b"[]", newline: bytes = b"\n") -> bytes:
     base: dict[str, object] = {
-        "format": 1,
+        "format": 2,
         "stored_at": 100.0,
         "fresh_until": 130.0,
         "stale_until": 160.0,
         "error_until": 700.0,
         "etag": '"abc"',
         "content_type": "application/json",
+        "gzip": 0,
     }
     text = json.dumps({**base, **meta}, allow_nan=True).encode()
     return text + newline + body
@@ -80,6 +107,10 @@ def _raw(meta: dict[str, object], body: bytes = b"[]", newline: bytes = b"\n") -
         _raw({}, newline=b"", body=b""),  # no body at all
         _raw({}, body=b"<html>"),  # a body that is not JSON
         _raw({}, body=b"[" * 100_000),
+        _raw({"gzip": 99}),  # longer than what follows
+        _raw({"gzip": -1}),
+        _raw({"gzip": 2}, body=b"[]" + b"[]"),  # not gzip
+        _raw({"gzip": len(GZIPPED_OTHER)}, body=b"[]" + GZIPPED_OTHER),  # another body's gzip
     ],
     ids=[
         "infinite",
@@ -92,6 +123,10 @@ def _raw(meta: dict[str, object], body: bytes = b"[]", newline: bytes = b"\n") -
         "no-body",
         "body-not-json",
         "body-too-deep",
+        "gzip-too-long",
+        "gzip-negative",
+        "gzip-not-gzip",
+        "gzip-of-another-body",
     ],
 )
 def test_decode_entry__junk_is_no_entry(raw: bytes) -> None:
