@@ -24,6 +24,7 @@ from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
 from app.config import Mode, Settings, Switch
 from app.cors import Cors
+from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
@@ -80,7 +81,15 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
 
-    app = FastAPI(title="leads-proxy", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="leads-proxy",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by app.docs, from this process
+        redoc_url=None,
+    )
+    add_docs(app)
     app.router.redirect_slashes = False  # Laravel answers /path/ as /path (see app.asgi)
     app.state.settings = settings
     app.state.service = service

@@ -5,9 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.fake_upstream import FakeUpstream
-from tests.support import Launch, Server, start_server
+from tests.support import ROOT, Launch, Server, start_server
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by scripts/test
+SCREENSHOTS = ROOT / ".cache" / "screenshots"  # kept after the run, to look at
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +53,20 @@ def upstream() -> Iterator[FakeUpstream]:
     fake = FakeUpstream()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (Debian's package), driven through Playwright."""
+    assert CHROMIUM.exists(), "Chromium is missing: scripts/test installs it (apt: chromium)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Path:
+    """Where a test saves its screenshot: .cache/screenshots/<test name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{request.node.name}.png"
