@@ -33,6 +33,7 @@ from app.proxy import ProxyService
 from app.record import Recorder
 from app.shared import Shared
 from app.stats import Stats
+from app.throttle import Throttle
 from app.upstream import Upstream
 
 log = logging.getLogger("leads_proxy")
@@ -64,7 +65,12 @@ def create_app(
     access = AccessLog() if settings.access_log is Switch.ON else None
     service: MockService | ProxyService
     if settings.mode is Mode.MOCK and fixtures is not None:
-        service = MockService(fixtures, require_auth=settings.mock_auth is Switch.ON)
+        limit = settings.rate_limit
+        service = MockService(
+            fixtures,
+            require_auth=settings.mock_auth is Switch.ON,
+            throttle=Throttle(limit) if limit is not None else None,
+        )
     else:
         service = build_proxy(settings, fixtures, stats=Stats(stats_dir), access=access)
 
@@ -119,12 +125,16 @@ def _say_what_serves(
                     name.replace("_", "-"),
                     settings.mode.value,
                 )
+    if settings.mode is not Mode.MOCK and settings.rate_limit is not None:
+        log.warning("--mock-rate-limit does nothing in %s mode", settings.mode.value)
     if fixtures is not None:
         log.info("fixtures from %s: examples %s", settings.fixtures, ", ".join(fixtures.names()))
         for warning in fixtures.warnings:
             log.warning("%s", warning)
     if isinstance(service, MockService):
         log.info("mock mode; auth %s", settings.mock_auth.value)
+        if settings.rate_limit is not None:
+            log.info("mock mode: at most %s per API key", settings.mock_rate_limit)
         if settings.cache_url is not None:
             log.info("mock mode: --cache-url is not used")
     else:

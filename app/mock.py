@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
 from app.query import LeadsQuery, QueryError, paginate, parse_query
 from app.reply import Headers, Incoming, Reply, etag_matches, hot_headers, too_long
+from app.throttle import Throttle
 
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
 GENERATED_CACHE_ENTRIES = 8
@@ -62,9 +63,11 @@ class MockService:
         *,
         require_auth: bool = True,
         rendered_cache_bytes: int = RENDERED_CACHE_BYTES,
+        throttle: Throttle | None = None,
     ) -> None:
         self.fixtures = fixtures
         self.require_auth = require_auth
+        self.throttle = throttle
         self._default = _ok(fixtures.default)
         # Whole-fixture replies by ETag: few files; generated sets are bounded below.
         self._whole: LRUCache[bytes, Reply] = LRUCache(maxsize=64)
@@ -111,9 +114,24 @@ class MockService:
             ready = answered
         if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED
+        if self.throttle is not None:
+            return self._metered(authorization, lambda: self._hot(ready, query, if_none_match))
+        return self._hot(ready, query, if_none_match)
+
+    def _hot(self, ready: Reply, query: bytes, if_none_match: bytes | None) -> Reply:
         if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
             return ready.not_modified() if query else self._default_304
         return ready
+
+    def _metered(self, authorization: bytes | None, answer: Callable[[], Reply]) -> Reply:
+        """The answer as the rate limit lets it through: with its headers, or the 429."""
+        token = bearer_token(authorization)
+        if self.throttle is None or token is None:
+            return answer()
+        taken = self.throttle.take(token)
+        if isinstance(taken, Reply):
+            return taken
+        return answer().with_headers(*taken.headers)
 
     async def answer(self, incoming: Incoming) -> Reply:
         """As `reply`, with a generated data set made on a thread: the loop never waits on it."""
@@ -129,6 +147,12 @@ class MockService:
         """Any leads listing request: scenarios, examples, filters and pages."""
         if (long := too_long(request.query)) is not None:
             return long
+        if self.throttle is not None:
+            authorization = request.header(b"authorization")
+            return self._metered(authorization, lambda: self._reply(request, prefs))
+        return self._reply(request, prefs)
+
+    def _reply(self, request: Incoming, prefs: Preferences | Reply | None) -> Reply:
         prefs = self._prefs(request) if prefs is None else prefs
         if isinstance(prefs, Reply):
             return prefs
