@@ -8,7 +8,7 @@ FastAPI route drive it alike.
 from __future__ import annotations
 
 import asyncio
-import secrets
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -190,7 +190,7 @@ class MockService:
             return Reply.message(400, {"message": str(error)})
         if prefs.dynamic and prefs.seed is None:
             # Told back in Preference-Applied, so a surprising set can be replayed.
-            prefs = replace(prefs, seed=secrets.randbelow(2**32))
+            prefs = replace(prefs, seed=walk_seed(request))
         return prefs
 
     def _remember(self, request: Incoming, reply: Reply) -> None:
@@ -247,6 +247,16 @@ class MockService:
         if _size(reply) <= self._rendered.maxsize:
             self._rendered[key] = reply
         return reply
+
+
+def walk_seed(request: Incoming) -> int:
+    """The data set of `Prefer: dynamic=true` without a seed: one per API key and
+    filters, so every page of one client's walk (next_page_url carries no header)
+    comes from the same set. Only `page` is left out."""
+    token = bearer_token(request.header(b"authorization")) or b""
+    kept = sorted((name, value) for name, value in request.query_pairs if name != "page")
+    material = token + b"\0" + repr(kept).encode()
+    return int.from_bytes(hashlib.blake2b(material, digest_size=4).digest(), "big")
 
 
 def _size(reply: Reply) -> int:

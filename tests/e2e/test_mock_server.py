@@ -409,6 +409,31 @@ def test_prefer__dynamic_without_a_seed_tells_the_seed_to_replay_it(server: Serv
     assert replay.content == first.content
 
 
+def test_prefer__dynamic_without_a_seed_walks_one_set_per_key_and_filters(
+    server: Server,
+) -> None:
+    """next_page_url carries no header: each page of a walk must come from one set."""
+    wanted = {"Prefer": "dynamic=true, count=35"}
+    url: str | None = "/api/user/leads?per_page=10&status=completed&page=1"
+    seeds, ids = set(), []
+    while url is not None:
+        page = get(server, url, headers=wanted)
+        seeds.add(page.headers["preference-applied"])
+        ids += [lead["id"] for lead in page.json()["data"]]
+        url = page.json()["next_page_url"]
+    assert len(seeds) == 1
+    (applied,) = seeds
+    seeded = {"Prefer": applied}
+    whole = get(server, "/api/user/leads?status=completed", headers=seeded).json()
+    assert ids == [lead["id"] for lead in whole]
+
+    other_key = {"Authorization": "Bearer 2|someone-else", **wanted}
+    other = get(server, "/api/user/leads?per_page=10&status=completed", headers=other_key)
+    assert other.headers["preference-applied"] != applied
+    other_filter = get(server, "/api/user/leads?per_page=10&status=created", headers=wanted)
+    assert other_filter.headers["preference-applied"] != applied
+
+
 def test_prefer__dynamic_leads_can_be_filtered_and_paged(server: Server) -> None:
     response = get(
         server, "/leads?per_page=10&page=2", headers={"Prefer": "dynamic=true, seed=1, count=35"}

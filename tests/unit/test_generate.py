@@ -1,7 +1,17 @@
 from __future__ import annotations
 
-from app.generate import generate_leads
+import json
+import re
+from collections import Counter
+from typing import Any
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberFormat
+
+from app.generate import ARABIC_FAMILY, ARABIC_FIRST, _ascii, generate_leads
 from app.schema import KNOWN_STATUSES, LEADS
+from tests.support import BUNDLED
 
 
 def test_generate__same_seed_same_leads_other_seed_other_leads() -> None:
@@ -31,3 +41,54 @@ def test_generate__reports_progress_to_the_end() -> None:
     seen: list[int] = []
     generate_leads(2_500, seed=0, progress=seen.append)
     assert seen == [1000, 2000, 2500]
+
+
+def _people(leads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Leads and their secondary contacts: everyone with a number and a name."""
+    return [*leads, *(contact for lead in leads for contact in lead["secondary_contacts"])]
+
+
+def _region(phone: str) -> str:
+    number = phonenumbers.parse(phone)
+    assert phonenumbers.is_valid_number(number), phone
+    assert phonenumbers.format_number(number, PhoneNumberFormat.E164) == phone
+    region = phonenumbers.region_code_for_number(number)
+    assert isinstance(region, str)
+    return region
+
+
+def test_generate__every_phone_number_is_valid_for_its_country() -> None:
+    people = _people(generate_leads(5_000, seed=21))
+    regions = Counter(_region(person["phone_number"]) for person in people)
+    assert set(regions) == {"AE", "SA", "EG", "US", "GB", "DE", "FR"}
+    assert regions["AE"] + regions["SA"] + regions["EG"] > len(people) / 2
+    assert len({person["phone_number"] for person in people}) > 0.99 * len(people)
+
+
+@pytest.mark.parametrize("name", ["default", "empty"])
+def test_bundled_fixtures__every_phone_number_is_valid_for_its_country(name: str) -> None:
+    # documented.json is the API page's own example, kept verbatim (+1234567890).
+    leads = json.loads((BUNDLED / "leads" / f"{name}.json").read_text())
+    for person in _people(leads):
+        _region(person["phone_number"])
+
+
+ARABIC = re.compile(r"[\u0600-\u06ff]")
+LATIN_OF = {arabic: latin for arabic, latin in (*ARABIC_FIRST, *ARABIC_FAMILY)}
+
+
+def test_generate__gulf_names_in_arabic_and_every_email_made_from_the_name() -> None:
+    people = _people(generate_leads(3_000, seed=5))
+    arabic_script = 0
+    for person in people:
+        name, email = person["variables"]["customer_name"], person["variables"]["email"]
+        first, last = name.split(" ", 1)
+        if ARABIC.search(name):
+            arabic_script += 1
+            assert _region(person["phone_number"]) in {"AE", "SA", "EG"}
+            first, last = LATIN_OF[first], LATIN_OF[last]
+        assert email.isascii()
+        local = email.split("@")[0].rstrip("0123456789")
+        assert local == f"{_ascii(first)}.{_ascii(last)}", (name, email)
+    assert 0.25 < arabic_script / len(people) < 0.55
+    assert any(not person["variables"]["customer_name"].isascii() for person in people)
