@@ -74,7 +74,7 @@ def test_bundled_fixtures__every_phone_number_is_valid_for_its_country(name: str
 
 
 ARABIC = re.compile(r"[\u0600-\u06ff]")
-LATIN_OF = {arabic: latin for arabic, latin in (*ARABIC_FIRST, *ARABIC_FAMILY)}
+LATIN_OF = dict((*ARABIC_FIRST, *ARABIC_FAMILY))
 
 
 def test_generate__gulf_names_in_arabic_and_every_email_made_from_the_name() -> None:
