@@ -28,6 +28,7 @@ from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
 from app.mock import MockService
+from app.openapi import exact_openapi
 from app.pacing import Pacer, SharedPacer
 from app.proxy import ProxyService
 from app.record import Recorder
@@ -96,6 +97,8 @@ def create_app(
         redoc_url=None,
     )
     add_docs(app)
+    names = fixtures.names() if fixtures is not None and settings.mode is Mode.MOCK else []
+    app.openapi = exact_openapi(app, lambda: names)  # type: ignore[method-assign]
     app.router.redirect_slashes = False  # Laravel answers /path/ as /path (see app.asgi)
     app.state.settings = settings
     app.state.service = service

@@ -7,7 +7,9 @@
 
 Preferences may be split by commas or semicolons and spread over several
 `Prefer` headers. Unknown preferences are ignored (RFC 7240); a known one with
-a bad value is a PreferError, whose message names the valid values.
+a bad value, wherever it is, is a PreferError whose message names the valid
+values; of repeated good ones, the last wins. `app.openapi.prefer_pattern`
+describes exactly this grammar.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ MAX_DELAY_MS = 60_000
 DEFAULT_DYNAMIC_COUNT = 20
 MAX_DYNAMIC_COUNT = 10_000
 MAX_SEED = 2**63 - 1
+KNOWN = frozenset({"example", "code", "dynamic", "seed", "count", "delay"})
 
 
 class PreferError(ValueError):
@@ -59,12 +62,17 @@ def parse_prefer(headers: Iterable[str]) -> Preferences:
         for token in header.replace(";", ",").split(","):
             name, _, value = token.partition("=")
             name = name.strip().lower()
-            if name:
+            if name in KNOWN:
                 raw[name] = value.strip().strip('"')
+                _read(raw)  # each value is checked, not only the last one of a name
 
-    dynamic = _choice(raw, "dynamic", {"true": True, "false": False}, default=False)
-    if dynamic and "example" in raw:
+    prefs = _read(raw)
+    if prefs.dynamic and "example" in raw:
         raise PreferError("Prefer: example and dynamic=true cannot be combined; pick one")
+    return prefs
+
+
+def _read(raw: dict[str, str]) -> Preferences:
     code = _number(raw, "code", 100, 599)
     if code is not None and code not in SCENARIO_CODES:
         raise PreferError(
@@ -74,7 +82,7 @@ def parse_prefer(headers: Iterable[str]) -> Preferences:
     return Preferences(
         example=raw.get("example") or None,
         code=code,
-        dynamic=dynamic,
+        dynamic=_choice(raw, "dynamic", {"true": True, "false": False}, default=False),
         seed=_number(raw, "seed", 0, MAX_SEED),
         count=_number(raw, "count", 1, MAX_DYNAMIC_COUNT) or DEFAULT_DYNAMIC_COUNT,
         delay_ms=_number(raw, "delay", 0, MAX_DELAY_MS) or 0,

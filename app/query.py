@@ -20,6 +20,7 @@ MAX_PER_PAGE = 100
 FILTERS = ("status", "campaign_id", "phone_number", "date_from", "date_to")
 PAGING = ("page", "per_page")
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+MAX_WHOLE_NUMBER = 10**18 - 1  # the most WHOLE_NUMBER reads
 
 
 class QueryError(ValueError):

@@ -24,8 +24,10 @@ KNOWN_STATUSES = (
     "blacklisted",
 )
 
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
+E164 = re.compile(E164_PATTERN)
+TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 
 def _e164(value: str) -> str:
