@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +83,9 @@ def serving(
         process.wait(timeout=10)
 
 
-def wrk(url: str, pid: int, seconds: int, *, connections: int = 16) -> Run:
+def wrk(
+    url: str, pid: int, seconds: int, *, connections: int = 16, headers: Sequence[str] = ()
+) -> Run:
     def once(duration: int) -> tuple[str, float]:
         before = cpu_seconds(pid)
         out = subprocess.run(
@@ -98,6 +100,7 @@ def wrk(url: str, pid: int, seconds: int, *, connections: int = 16) -> Run:
                 "--latency",
                 "-H",
                 AUTH,
+                *(option for header in headers for option in ("-H", header)),
                 url,
             ],
             capture_output=True,
@@ -130,13 +133,19 @@ def mean(runs: list[Run]) -> Run:
     )
 
 
-def interleaved(targets: list[tuple[str, str, int]], rounds: int, seconds: int) -> dict[str, Run]:
+def interleaved(
+    targets: list[tuple[str, str, int]],
+    rounds: int,
+    seconds: int,
+    headers: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Run]:
     """wrk on every (name, url, server pid) once a round, the order reversed every
-    other round so that no side always runs first; the mean Run of each name."""
+    other round so that no side always runs first; the mean Run of each name.
+    `headers` adds request headers to the named targets' requests."""
     runs: dict[str, list[Run]] = {name: [] for name, _, _ in targets}
     for round_ in range(rounds):
         for name, url, pid in targets if round_ % 2 == 0 else targets[::-1]:
-            runs[name].append(wrk(url, pid, seconds))
+            runs[name].append(wrk(url, pid, seconds, headers=(headers or {}).get(name, ())))
     return {name: mean(found) for name, found in runs.items()}
 
 

@@ -151,3 +151,17 @@ def test_cors__off_on_request(launch: Launch) -> None:
     assert "access-control-allow-origin" not in got.headers
     preflight = mock.client.options("/api/user/leads", headers=PREFLIGHT)
     assert preflight.status_code == 405  # no CORS: an OPTIONS like any other method
+
+
+def test_head__proxy_mode_answers_the_listing_from_the_cache(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    proxy = launch("--mode", "proxy", "--upstream-url", upstream.url, env=clean_env())
+    got = proxy.client.get("/api/user/leads", headers=AUTH)
+    head = proxy.client.head("/api/user/leads/", headers=AUTH)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["x-cache"] == "HIT"
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert upstream.count() == 1
