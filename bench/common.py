@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -35,6 +36,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def load_from_cpu_1() -> None:
+    """Check wrk and taskset are here, and keep this process (load too) off CPU 0."""
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        raise SystemExit("needs wrk and taskset: apt-get install wrk util-linux")
+    os.sched_setaffinity(0, {1})
 
 
 def cpu_seconds(pid: int) -> float:

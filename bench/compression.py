@@ -11,8 +11,6 @@ it. Rounds interleaved, the order reversed every other round.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,6 +25,7 @@ from bench.common import (
     free_port,
     generate_fixture,
     interleaved,
+    load_from_cpu_1,
     print_table,
     raw_command,
     serving,
@@ -67,9 +66,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    if not shutil.which("wrk") or not shutil.which("taskset"):
-        raise SystemExit("needs wrk and taskset: apt-get install wrk util-linux")
-    os.sched_setaffinity(0, {1})
+    load_from_cpu_1()
     with tempfile.TemporaryDirectory() as tmp:
         results = measure(Path(tmp), args.seconds, args.rounds)
     title = f"proxy hits, {args.rounds} interleaved rounds x {args.seconds}s, wrk -c16"

@@ -19,8 +19,6 @@ rounds, and the ratios the issue asks for under it.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,6 +33,7 @@ from bench.common import (
     free_port,
     generate_fixture,
     interleaved,
+    load_from_cpu_1,
     print_table,
     raw_command,
     serving,
@@ -100,9 +99,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    if not shutil.which("wrk") or not shutil.which("taskset"):
-        raise SystemExit("needs wrk and taskset: apt-get install wrk util-linux")
-    os.sched_setaffinity(0, {1})  # this process is load too: keep it off the servers' CPU
+    load_from_cpu_1()
     with tempfile.TemporaryDirectory() as tmp:
         results = measure(Path(tmp), args.seconds, args.rounds)
     title = f"20 leads, {args.rounds} interleaved rounds x {args.seconds}s, wrk -c16"
