@@ -55,9 +55,13 @@ def upstream() -> Iterator[FakeUpstream]:
     fake.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium (Debian's package), driven through Playwright."""
+    """Headless Chromium (Debian's package), driven through Playwright.
+
+    Per module, not per session: Playwright's sync API holds an event loop open
+    on this thread while it runs, and the tests after it need theirs.
+    """
     assert CHROMIUM.exists(), "Chromium is missing: scripts/test installs it (apt: chromium)"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

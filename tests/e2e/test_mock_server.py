@@ -489,10 +489,8 @@ def test_openapi__documents_the_leads_endpoint_with_schema_and_example(server: S
     assert operation["summary"] == "List leads"
     assert operation["description"] == "List all leads for the authenticated user."
     names = {parameter["name"] for parameter in operation["parameters"]}
-    assert names == {"status", "campaign_id", "phone_number", "date_from", "date_to"} | {
-        "page",
-        "per_page",
-    }
+    filters = {"status", "campaign_id", "phone_number", "date_from", "date_to"}
+    assert names == filters | {"page", "per_page", "Prefer", "If-None-Match"}
     ok = operation["responses"]["200"]["content"]["application/json"]
     assert ok["example"] == [EXAMPLE_LEAD]
     lead = spec["components"]["schemas"]["Lead"]
