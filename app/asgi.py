@@ -29,7 +29,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-LEADS_PATHS = frozenset({"/api/user/leads", "/leads", "/api/user/leads/", "/leads/"})
+LISTING = "/api/user/leads"
+LEADS_PATHS = frozenset({LISTING, "/leads", "/api/user/leads/", "/leads/"})
 SERVER_ERROR = Reply.message(500, {"message": "Server Error"})  # Laravel's words
 SHUTTING_DOWN = Reply.message(
     503,
@@ -72,31 +73,16 @@ class FastLeads:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        extra: Headers = ()
-        if self.cors is not None and (origin := origin_of(scope["headers"])) is not None:
-            if method == "OPTIONS" and _asks_preflight(scope["headers"]):
-                requested = header_of(scope["headers"], b"access-control-request-headers")
-                await self._send(scope, send, self.cors.preflight(origin, requested))
-                return
-            if self.cors.allows(origin):
-                extra = self.cors.headers(origin)
-        if scope["path"] in LEADS_PATHS and (method == "GET" or method == "HEAD"):  # noqa: PLR1714
-            await self._leads(scope, receive, send, extra)
-        else:
-            await self._other(scope, receive, send, extra)
-
-    async def _leads(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> None:
+        if scope["path"] not in LEADS_PATHS or (method != "GET" and method != "HEAD"):  # noqa: PLR1714
+            await self._other(scope, receive, send)
+            return
         try:
             reply = None
-            if scope["path"] == "/api/user/leads":
+            if scope["path"] == LISTING:
                 reply = self.service.hot_reply(scope["query_string"], scope["headers"])
             if reply is None:
-                if scope["path"].endswith("/"):
-                    scope = {**scope, "path": scope["path"].rstrip("/")}
-                incoming = Incoming.from_scope(scope)
-                if not self.give_up_when_gone:
-                    reply = await self.service.answer(incoming)
-                elif (reply := await self._while_connected(incoming, receive)) is None:
+                reply = await self._answer(scope, receive)
+                if reply is None:
                     return  # the client left: nobody to answer
             if reply.delay:
                 await asyncio.sleep(reply.delay)
@@ -108,11 +94,38 @@ class FastLeads:
             # period is over. Say so in the API's shape (uvicorn would send a
             # text/plain 500 and log a traceback), and end the request.
             reply = SHUTTING_DOWN
-        if reply.gzipped is not None:
-            reply = reply.for_client(header_of(scope["headers"], b"accept-encoding"))
-        if extra:
-            reply = Reply(reply.status, reply.headers + extra, reply.body)
-        await self._send(scope, send, reply)
+        if reply.gzipped is not None or self.cors is not None:
+            reply = self._for_client(scope["headers"], reply)
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
+        )
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
+        if self.access is not None:
+            self.access.line(uvicorn_line(scope, reply.status))
+
+    def _for_client(self, headers: Sequence[tuple[bytes, bytes]], reply: Reply) -> Reply:
+        """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""
+        origin = accept_encoding = None  # one pass over the headers for both
+        for name, value in headers:
+            if name == b"origin":
+                origin = value
+            elif name == b"accept-encoding":
+                accept_encoding = value
+        if accept_encoding is not None and reply.gzipped is not None:
+            reply = reply.for_client(accept_encoding)
+        cors = self.cors
+        if cors is not None and origin is not None and cors.allows(origin):
+            return Reply(reply.status, reply.headers + cors.headers(origin), reply.body)
+        return reply
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Reply | None:
+        """The full path: the service's answer (None if the client left first)."""
+        if scope["path"].endswith("/"):
+            scope = {**scope, "path": scope["path"].rstrip("/")}
+        incoming = Incoming.from_scope(scope)
+        if not self.give_up_when_gone:
+            return await self.service.answer(incoming)
+        return await self._while_connected(incoming, receive)
 
     async def _send(self, scope: Scope, send: Send, reply: Reply) -> None:
         start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
@@ -122,8 +135,16 @@ class FastLeads:
         if self.access is not None:
             self.access.line(uvicorn_line(scope, reply.status))
 
-    async def _other(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> None:
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Everything but the listing: on to the app, with the edges above."""
+        extra: Headers = ()
+        if self.cors is not None and (origin := origin_of(scope["headers"])) is not None:
+            if scope["method"] == "OPTIONS" and _asks_preflight(scope["headers"]):
+                requested = header_of(scope["headers"], b"access-control-request-headers")
+                await self._send(scope, send, self.cors.preflight(origin, requested))
+                return
+            if self.cors.allows(origin):
+                extra = self.cors.headers(origin)
         path: str = scope["path"]
         head = False
         if not (self.forwards and path.startswith("/api/")):

@@ -116,7 +116,9 @@ class MockService:
             return UNAUTHENTICATED
         if self.throttle is not None:
             return self._metered(authorization, lambda: self._hot(ready, query, if_none_match))
-        return self._hot(ready, query, if_none_match)
+        if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
+            return ready.not_modified() if query else self._default_304
+        return ready
 
     def _hot(self, ready: Reply, query: bytes, if_none_match: bytes | None) -> Reply:
         if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):

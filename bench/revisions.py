@@ -1,0 +1,91 @@
+"""Hit paths of today's code against another revision's, in one interleaved run.
+
+    uv run python -m bench.revisions --against 2ce3022 [--seconds 3] [--rounds 4]
+
+Checks REV out into `.cache/bench-rev/<rev>` (a git worktree with its own
+locked venv, made once), starts proxy mode (a fresh hit) and mock mode (the
+default listing) from both on 20 generated leads, and prints each mode's
+requests/s and CPU per request, today's over REV's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from bench.common import (
+    AUTH,
+    ROOT,
+    Run,
+    clean_env,
+    free_port,
+    generate_fixture,
+    interleaved,
+    load_from_cpu_1,
+    print_table,
+    raw_command,
+    serving,
+)
+
+MODES = ("proxy", "mock")
+
+
+def checkout(revision: str) -> Path:
+    """A worktree of `revision` with its locked dependencies installed (made once)."""
+    folder = ROOT / ".cache" / "bench-rev" / revision
+    if not (folder / ".venv" / "bin" / "leads-proxy").exists():
+        subprocess.run(["git", "worktree", "add", "--force", "--detach", str(folder), revision],
+                       cwd=ROOT, check=True)  # fmt: skip
+        subprocess.run(["uv", "sync", "--locked", "--quiet"], cwd=folder, check=True)
+    return folder
+
+
+def measure(then: Path, work: Path, seconds: int, rounds: int) -> dict[str, Run]:
+    fixtures = generate_fixture(20, work / "fx")
+    body = fixtures / "leads" / "default.json"
+    targets: list[tuple[str, str, int]] = []
+    with ExitStack() as stack:
+        up = free_port()
+        stack.enter_context(
+            serving(raw_command(up, access_log=False), up, clean_env(BENCH_BODY=str(body)))
+        )
+        for label, root in (("then", then), ("now", ROOT)):
+            for mode in MODES:
+                port = free_port()
+                command = [str(root / ".venv" / "bin" / "leads-proxy"), "serve", "--mode", mode,
+                           "--port", str(port), "--fixtures", str(fixtures), "--access-log",
+                           "off", "--upstream-url", f"http://127.0.0.1:{up}/api", "--ttl",
+                           "3600"]  # fmt: skip
+                pid = stack.enter_context(serving(command, port, clean_env()))
+                url = f"http://127.0.0.1:{port}/api/user/leads"
+                httpx.get(url, headers=dict([AUTH.split(": ")])).raise_for_status()
+                targets.append((f"{mode}, {label}", url, pid))
+        return interleaved(targets, rounds, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", required=True, metavar="REV")
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    then = checkout(args.against)
+    load_from_cpu_1()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = measure(then, Path(tmp), args.seconds, args.rounds)
+    title = f"{args.against} (then) vs now, {args.rounds} rounds x {args.seconds}s, wrk -c16"
+    print_table(title, results, reference="proxy, then")
+    print()
+    for mode in MODES:
+        old, new = results[f"{mode}, then"], results[f"{mode}, now"]
+        print(f"{mode}: now {new.rps / old.rps:.2f}x the req/s of then, "
+              f"{new.cpu_us / old.cpu_us:.2f}x its CPU per request")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
