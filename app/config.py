@@ -49,6 +49,14 @@ class Fallback(enum.StrEnum):
     FIXTURES = "fixtures"
 
 
+class ReplayMode(enum.StrEnum):
+    """Mock mode: which answers come from recordings."""
+
+    AUTO = "auto"  # recorded requests from their recording, the rest emulated
+    RECORDED = "recorded"  # recordings only: anything else is a 404
+    EMULATED = "emulated"  # recordings ignored
+
+
 class LogLevel(enum.StrEnum):
     CRITICAL = "critical"
     ERROR = "error"
@@ -129,6 +137,11 @@ class Settings(BaseSettings):
         "default * in mock mode, none in proxy and record modes",
         metavar="ORIGINS",
         expected="origins like http://localhost:5173,https://app.example.com, or *, or none",
+    )
+    replay: ReplayMode = setting(
+        ReplayMode.AUTO,
+        "mock mode: answer recorded requests from their recordings (recordings.json), "
+        "the rest by emulating filters over the fixtures; recorded: recordings only",
     )
     mock_rate_limit: str | None = setting(
         None,

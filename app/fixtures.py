@@ -23,6 +23,7 @@ from pydantic_core import ErrorDetails
 
 from app.encoding import gzip_of
 from app.generate import generate_leads
+from app.recordings import Recording, load_recordings
 from app.schema import KNOWN_STATUSES, LEADS
 
 DEFAULT_EXAMPLE = "default"
@@ -109,6 +110,7 @@ class FixtureSet:
 
     files: Mapping[str, Fixture]
     warnings: list[Problem] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)  # replayed first (app.replay)
     generated: Mapping[str, Callable[[], list[dict[str, Any]]]] = field(default_factory=dict)
     _made: dict[str, Fixture] = field(default_factory=dict)
 
@@ -139,6 +141,8 @@ def load_fixtures(root: Path) -> FixtureSet:
         problems.append(
             Problem(root / "leads", f"no {DEFAULT_EXAMPLE}.json: the default answer needs one")
         )
+    recordings, unreadable = load_recordings(root)
+    problems += [Problem(problem.path, problem.message) for problem in unreadable]
     if problems:
         raise FixtureError(problems)
     generated = {
@@ -146,7 +150,7 @@ def load_fixtures(root: Path) -> FixtureSet:
         for name, (count, seed) in GENERATED_EXAMPLES.items()
         if name not in files
     }
-    return FixtureSet(files=files, warnings=warnings, generated=generated)
+    return FixtureSet(files=files, warnings=warnings, generated=generated, recordings=recordings)
 
 
 def check_fixtures(root: Path) -> tuple[list[Problem], list[Problem]]:

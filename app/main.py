@@ -22,7 +22,7 @@ from app import admin, routes
 from app.access import AccessLog
 from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
-from app.config import Mode, Settings, Switch
+from app.config import Mode, ReplayMode, Settings, Switch
 from app.cors import Cors
 from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
@@ -32,6 +32,7 @@ from app.openapi import exact_openapi
 from app.pacing import Pacer, SharedPacer
 from app.proxy import ProxyService
 from app.record import Recorder
+from app.replay import Replay
 from app.shared import Shared
 from app.stats import Stats
 from app.throttle import Throttle
@@ -71,6 +72,9 @@ def create_app(
             fixtures,
             require_auth=settings.mock_auth is Switch.ON,
             throttle=Throttle(limit) if limit is not None else None,
+            replay=None
+            if settings.replay is ReplayMode.EMULATED
+            else Replay(fixtures.recordings, strict=settings.replay is ReplayMode.RECORDED),
         )
     else:
         service = build_proxy(settings, fixtures, stats=Stats(stats_dir), access=access)
@@ -136,6 +140,18 @@ def _say_what_serves(
             log.warning("%s", warning)
     if isinstance(service, MockService):
         log.info("mock mode; auth %s", settings.mock_auth.value)
+        if (
+            fixtures is not None
+            and fixtures.recordings
+            and settings.replay is not ReplayMode.EMULATED
+        ):
+            keys = {recording.key for recording in fixtures.recordings}
+            log.info(
+                "replaying %d recordings (%d keys); --replay %s",
+                len(fixtures.recordings),
+                len(keys),
+                settings.replay.value,
+            )
         if settings.rate_limit is not None:
             log.info("mock mode: at most %s per API key", settings.mock_rate_limit)
         if settings.cache_url is not None:
@@ -197,6 +213,7 @@ def build_proxy(
         hold=settings.local_ttl,
         recorder=Recorder(
             settings.fixtures,
+            upstream=str(settings.upstream_url),
             anonymize=settings.anonymize is Switch.ON,
             as_default=settings.record_as_default is Switch.ON,
             max_recordings=settings.max_recordings,

@@ -21,6 +21,7 @@ from app.fixtures import Fixture, FixtureSet, encode, etag_of
 from app.generate import generate_leads
 from app.prefer import Preferences, PreferError, parse_prefer
 from app.query import LeadsQuery, QueryError, paginate, parse_query
+from app.replay import Replay
 from app.reply import Headers, Incoming, Reply, etag_matches, hot_headers, too_long
 from app.throttle import Throttle
 
@@ -29,8 +30,12 @@ GENERATED_CACHE_ENTRIES = 8
 RETRY_AFTER_SECONDS = 60
 
 
+EMULATED = (b"x-mock-source", b"emulated")
+
+
 def _ok(fixture: Fixture) -> Reply:
-    return Reply.json(200, fixture.body, (b"etag", fixture.etag)).with_gzip(fixture.gzipped)
+    reply = Reply.json(200, fixture.body, (b"etag", fixture.etag), EMULATED)
+    return reply.with_gzip(fixture.gzipped)
 
 
 # The bodies the real API (Laravel) sends for each scenario status.
@@ -64,10 +69,13 @@ class MockService:
         require_auth: bool = True,
         rendered_cache_bytes: int = RENDERED_CACHE_BYTES,
         throttle: Throttle | None = None,
+        replay: Replay | None = None,
     ) -> None:
         self.fixtures = fixtures
         self.require_auth = require_auth
         self.throttle = throttle
+        # Recordings answer first (app.replay); None: everything is emulated.
+        self.replay = replay if replay is not None and (replay or replay.strict) else None
         self._default = _ok(fixtures.default)
         # Whole-fixture replies by ETag: few files; generated sets are bounded below.
         self._whole: LRUCache[bytes, Reply] = LRUCache(maxsize=64)
@@ -90,28 +98,14 @@ class MockService:
         The unfiltered default is always ready; a filtered or paged listing is
         once it has been answered for the same raw query and Host (page URLs
         name the host), as long as it stays in the rendered cache's bounds.
+        A query that has a recording takes the full path (app.replay).
         """
-        if not query:
-            found = hot_headers(headers, unless=b"prefer")
-            if found is None:
-                return None
-            authorization, if_none_match = found
-            ready = self._default
-        else:
-            authorization = if_none_match = host = None
-            for name, value in headers:
-                if name == b"authorization":
-                    authorization = value
-                elif name == b"if-none-match":
-                    if_none_match = value
-                elif name == b"host":
-                    host = value
-                elif name == b"prefer":
-                    return None
-            answered = self._answered.get((query, host))
-            if answered is None:
-                return None
-            ready = answered
+        if self.replay is not None and (self.replay.strict or self.replay.covers(query)):
+            return None
+        found = self._ready_for(query, headers)
+        if found is None:
+            return None
+        ready, authorization, if_none_match = found
         if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED
         if self.throttle is not None:
@@ -119,6 +113,28 @@ class MockService:
         if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
             return ready.not_modified() if query else self._default_304
         return ready
+
+    def _ready_for(
+        self, query: bytes, headers: Sequence[tuple[bytes, bytes]]
+    ) -> tuple[Reply, bytes | None, bytes | None] | None:
+        """(the ready answer, Authorization, If-None-Match), or None when there is none."""
+        if not query:
+            found = hot_headers(headers, unless=b"prefer")
+            if found is None:
+                return None
+            return self._default, *found
+        authorization = if_none_match = host = None
+        for name, value in headers:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"host":
+                host = value
+            elif name == b"prefer":
+                return None
+        answered = self._answered.get((query, host))
+        return None if answered is None else (answered, authorization, if_none_match)
 
     def _hot(self, ready: Reply, query: bytes, if_none_match: bytes | None) -> Reply:
         if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
@@ -205,6 +221,14 @@ class MockService:
             return UNAUTHENTICATED
         if prefs.code is not None and prefs.code != 200:
             return SCENARIOS[prefs.code]
+        replay = self.replay
+        if replay is not None and prefs.example is None and not prefs.dynamic:
+            token = bearer_token(request.header(b"authorization"))
+            recorded = replay.answer(request.query, token, request.origin + "/api")
+            if recorded is not None:
+                return recorded
+            if replay.strict:
+                return replay.refusal()
         try:
             query = parse_query(request.query_pairs)
         except QueryError as error:
@@ -245,7 +269,7 @@ class MockService:
         selected = query.select(source.leads)
         data: Any = paginate(selected, query, url) if query.paginated else selected
         body = encode(data)
-        reply = Reply.json(200, body, (b"etag", etag_of(body))).with_gzip(gzip_of(body))
+        reply = Reply.json(200, body, (b"etag", etag_of(body)), EMULATED).with_gzip(gzip_of(body))
         if _size(reply) <= self._rendered.maxsize:
             self._rendered[key] = reply
         return reply

@@ -1,15 +1,16 @@
-"""Record mode: what the upstream answers, written as fixtures with no secrets.
+"""Record mode: what the upstream answers, kept for replay with no secrets.
 
-Each distinct leads query that answers 200 becomes `leads/<name>.json` under
-the fixtures directory (`recorded` for no query, `recorded-status-completed`
-for `?status=completed`), and `recordings.json` beside `leads/` says which
-query made which file. The unfiltered answer also becomes `default.json` when
-there is none yet, or always with `as_default`, so mock mode can serve the
-folder as it is. Files are replaced atomically. Only the leads are
-written: no header, no key, no cookie; a body that contains the bearer token
-has it redacted, and with `anonymize` personal data is replaced by fakes. A
-body that does not validate against the documented schema is not written
-(mock mode could not serve it): a warning says why.
+Each distinct (canonical query, API key) that answers 200 becomes
+`recordings/<name>.<key fingerprint>.json`, the body as the upstream sent it
+(the bare array or the paginator, URLs re-based: app.recordings), and
+`recordings.json` says which query and key made which file; mock mode replays
+them. An unfiltered bare array also becomes `leads/default.json` when there is
+none yet, or always with `as_default`, so mock mode can emulate filters over
+it. Files are replaced atomically. Only bodies are written: no header, no key,
+no cookie; a body that contains the bearer token has it redacted, and with
+`anonymize` personal data is replaced by fakes. A body that does not validate
+against the documented schema is not written (mock mode could not serve it):
+a warning says why.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 
 from app.anonymize import anonymize_leads
-from app.fixtures import DEFAULT_EXAMPLE, write_atomically
-from app.schema import LEADS
+from app.fixtures import DEFAULT_EXAMPLE, encode, write_atomically
+from app.recordings import FOLDER, FORMAT, INDEX, key_fingerprint, rebased_out
+from app.schema import LEADS, LeadsPage
 
 log = logging.getLogger("leads_proxy")
-INDEX = "recordings.json"
 REDACTED = "[redacted]"
 MAX_RECORDINGS = 1000
 SECRET_LENGTH = 16  # shorter tokens are redacted only where a whole value is the token
@@ -94,23 +95,24 @@ def _spellings(token: bytes) -> frozenset[str]:
 
 
 class Recorder:
-    """Writes recorded answers into a fixtures directory.
+    """Writes recorded answers into a fixtures directory (see app.recordings).
 
-    The index (`recordings.json`) is kept in memory: read once at start,
-    written (atomically) when a new query is recorded and when recording ends.
-    Each canonical query has one file; when two queries make the same slug,
-    the later one's name carries a short hash of its query.
+    The index is kept in memory: read once at start (a format 1 index is
+    carried over), written atomically when a new recording is made and when
+    recording ends. Each (canonical query, key) has one file.
     """
 
     def __init__(
         self,
         root: Path,
         *,
+        upstream: str = "https://app.sondos-ai.com/api",
         anonymize: bool = False,
         as_default: bool = False,
         max_recordings: int = MAX_RECORDINGS,
     ) -> None:
         self.root = root
+        self.upstream = upstream
         self.anonymize = anonymize
         self.as_default = as_default
         self.max_recordings = max_recordings
@@ -119,8 +121,9 @@ class Recorder:
         self._dirty = False
         self._lock = threading.Lock()
         (root / "leads").mkdir(parents=True, exist_ok=True)
+        (root / FOLDER).mkdir(exist_ok=True)
         self._index: dict[str, dict[str, Any]] = self._read_index()
-        self._names = {entry["query"]: name for name, entry in self._index.items()}
+        self._names = {(entry["query"], entry["key"]): name for name, entry in self._index.items()}
 
     def record(self, query: str, body: bytes, token: bytes) -> Path | None:
         """Write one answer of a canonical query; its file, or None when it was not written.
@@ -131,22 +134,26 @@ class Recorder:
             return self._record(query, body, token)
 
     def _record(self, query: str, body: bytes, token: bytes) -> Path | None:
-        name = self._names.get(query) or self._new_name(query)
+        key = key_fingerprint(token)
+        name = self._names.get((query, key)) or self._new_name(query, key)
         if name is None:
             return None
-        leads = self._leads(body, token)
-        if leads is None:
+        kept = self._kept(body, token)
+        if kept is None:
             return None
-        text = json.dumps(leads, ensure_ascii=False, indent=2) + "\n"
-        path = self.root / "leads" / f"{name}.json"
-        write_atomically(path, text)
+        stored, leads, shape = kept
+        path = self.root / FOLDER / f"{name}.json"
+        write_atomically(path, stored.decode("utf-8"))
         default = self.root / "leads" / f"{DEFAULT_EXAMPLE}.json"
-        if not query and (self.as_default or not default.exists()):
-            write_atomically(default, text)
-        new = query not in self._names
-        self._names[query] = name
+        if not query and shape == "array" and (self.as_default or not default.exists()):
+            write_atomically(default, json.dumps(leads, ensure_ascii=False, indent=2) + "\n")
+        new = (query, key) not in self._names
+        self._names[query, key] = name
         self._index[name] = {
             "query": query,
+            "key": key,
+            "file": f"{FOLDER}/{name}.json",
+            "shape": shape,
             "leads": len(leads),
             "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "anonymized": self.anonymize,
@@ -155,7 +162,7 @@ class Recorder:
         if new:
             self._flush()
         self.written += 1
-        log.info("recorded %d leads to %s", len(leads), path)
+        log.info("recorded %d leads (%s) to %s", len(leads), shape, path)
         return path
 
     def flush(self) -> None:
@@ -165,23 +172,23 @@ class Recorder:
 
     def _flush(self) -> None:
         if self._dirty:
-            index = dict(sorted(self._index.items()))
+            index = {"format": FORMAT, "recordings": dict(sorted(self._index.items()))}
             write_atomically(self.root / INDEX, json.dumps(index, indent=2) + "\n")
             self._dirty = False
 
-    def _new_name(self, query: str) -> str | None:
+    def _new_name(self, query: str, key: str) -> str | None:
         if len(self._names) >= self.max_recordings:
             if not self._full_told:
                 self._full_told = True
                 log.warning(
-                    "recording: %d queries recorded, the most --max-recordings allows; "
+                    "recording: %d answers recorded, the most --max-recordings allows; "
                     "answers to other queries are served but not written",
                     len(self._names),
                 )
             return None
-        name = example_name(query)
-        if name in self._index and self._index[name]["query"] != query:
-            name = f"{name}-{_digest(query)}"
+        name = f"{example_name(query)}.{key}"
+        if name in self._index:  # two queries made the same slug
+            name = f"{example_name(query)}-{_digest(query)}.{key}"
         return name
 
     def _read_index(self) -> dict[str, dict[str, Any]]:
@@ -190,28 +197,50 @@ class Recorder:
             index = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         except (OSError, ValueError, RecursionError):
             index = None
+        if isinstance(index, dict) and index.get("format") == FORMAT:
+            index = index.get("recordings")
+        elif isinstance(index, dict) and "format" not in index:  # format 1: carried over
+            index = {
+                name: {**entry, "key": None, "file": f"leads/{name}.json", "shape": "array"}
+                for name, entry in index.items()
+                if isinstance(entry, dict)
+            }
         if not isinstance(index, dict) or not all(
-            isinstance(entry, dict) and isinstance(entry.get("query"), str)
+            isinstance(entry, dict)
+            and isinstance(entry.get("query"), str)
+            and (entry.get("key") is None or isinstance(entry.get("key"), str))
             for entry in index.values()
         ):
             log.warning("recording: %s is not a recordings index; starting a new one", path)
             return {}  # a broken index is rebuilt, never a reason to stop recording
         return index
 
-    def _leads(self, body: bytes, token: bytes) -> list[dict[str, Any]] | None:
+    def _kept(self, body: bytes, token: bytes) -> tuple[bytes, list[dict[str, Any]], str] | None:
+        """(the bytes to store, the leads, the shape); None when it cannot be replayed.
+
+        The upstream's bytes are kept as they came unless the key must be
+        redacted or personal data replaced: then the data is written anew.
+        """
         try:
             data: Any = json.loads(body)
+            body.decode("utf-8")
         except (ValueError, RecursionError):
             log.warning("not recorded: the answer is not JSON this recorder can read")
             return None
+        changed = data
         if secrets := _spellings(token):
-            data = redacted(data, secrets)
-        if isinstance(data, dict) and isinstance(data.get("data"), list):
-            data = data["data"]  # a paginator: fixtures hold the bare array
-        if self.anonymize and isinstance(data, list):
-            data = anonymize_leads(data)
+            changed = redacted(data, secrets)
+        paginator = isinstance(changed, dict) and isinstance(changed.get("data"), list)
+        if self.anonymize:
+            if paginator:
+                changed = {**changed, "data": anonymize_leads(changed["data"])}
+            elif isinstance(changed, list):
+                changed = anonymize_leads(changed)
         try:
-            LEADS.validate_python(data)
+            if paginator:
+                LeadsPage.model_validate(changed)
+            else:
+                LEADS.validate_python(changed)
         except ValidationError as error:
             log.warning(
                 "not recorded: the answer does not match the documented schema (%d problems, "
@@ -221,5 +250,6 @@ class Recorder:
                 error.errors()[0]["msg"],
             )
             return None
-        leads: list[dict[str, Any]] = data
-        return leads
+        stored = body if changed == data else encode(changed)
+        leads: list[dict[str, Any]] = changed["data"] if paginator else changed
+        return rebased_out(stored, self.upstream), leads, "paginator" if paginator else "array"

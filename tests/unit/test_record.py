@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from app.query import paginate, parse_query
 from app.record import Recorder, example_name
+from app.recordings import key_fingerprint, load_recordings, rebased_in
 from app.schema import EXAMPLE_LEAD
 
 BODY = json.dumps([EXAMPLE_LEAD]).encode()
@@ -44,11 +46,67 @@ def test_recorder__default_is_replaced_only_when_asked(
     assert (default == [EXAMPLE_LEAD]) is replaced
 
 
-def test_recorder__a_paginated_answer_is_recorded_as_its_leads(tmp_path: Path) -> None:
-    body = json.dumps({"current_page": 1, "data": [EXAMPLE_LEAD], "total": 1}).encode()
-    path = Recorder(tmp_path).record("page=1", body, b"1|k")
+UPSTREAM = "https://app.sondos-ai.com/api"
+
+
+def paginator(url: str = UPSTREAM + "/user/leads") -> bytes:
+    """A Laravel paginator as PHP's json_encode writes it: slashes escaped."""
+    page = paginate([EXAMPLE_LEAD] * 3, parse_query([("per_page", "2"), ("page", "1")]), url)
+    return json.dumps(page).replace("/", "\\/").encode()
+
+
+def test_recorder__a_paginated_answer_is_kept_whole_with_its_urls_rebased(tmp_path: Path) -> None:
+    body = paginator()
+    path = Recorder(tmp_path, upstream=UPSTREAM).record("page=1&per_page=2", body, b"1|k")
     assert path is not None
-    assert json.loads(path.read_text()) == [EXAMPLE_LEAD]
+    stored = path.read_bytes()
+    assert UPSTREAM.encode() not in stored
+    assert UPSTREAM.replace("/", "\\/").encode() not in stored
+    # Byte for byte as it came, but for the upstream's base URL (re-based unescaped).
+    escaped = UPSTREAM.replace("/", "\\/").encode()
+    assert rebased_in(stored, UPSTREAM) == body.replace(escaped, UPSTREAM.encode())
+    assert json.loads(stored)["total"] == 3
+    assert json.loads(stored)["next_page_url"].startswith("{{upstream}}")
+    assert list((tmp_path / "leads").iterdir()) == []  # a page is no default
+
+
+def test_recorder__the_bytes_are_kept_as_they_came(tmp_path: Path) -> None:
+    body = b'[ %s ]' % json.dumps(EXAMPLE_LEAD, indent=4).encode()  # spacing of its own
+    path = Recorder(tmp_path).record("status=created", body, b"1|k")
+    assert path is not None
+    assert path.read_bytes() == body
+
+
+def test_recorder__each_key_has_its_own_recording_named_by_fingerprint(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path)
+    one = recorder.record("status=created", BODY, b"1|key-one")
+    two = recorder.record("status=created", BODY, b"2|key-two")
+    assert one is not None
+    assert two is not None
+    assert one != two
+    index = json.loads((tmp_path / "recordings.json").read_text())
+    assert index["format"] == 2
+    entries = index["recordings"]
+    assert {entry["key"] for entry in entries.values()} == {
+        key_fingerprint(b"1|key-one"), key_fingerprint(b"2|key-two")
+    }
+    text = (tmp_path / "recordings.json").read_text() + one.read_text() + two.read_text()
+    assert "key-one" not in text
+    assert "key-two" not in text
+
+
+def test_recorder__a_format_1_index_is_carried_over(tmp_path: Path) -> None:
+    (tmp_path / "leads").mkdir()
+    (tmp_path / "leads" / "recorded-status-created.json").write_text(json.dumps([EXAMPLE_LEAD]))
+    old = {"recorded-status-created": {"query": "status=created", "leads": 1}}
+    (tmp_path / "recordings.json").write_text(json.dumps(old))
+    Recorder(tmp_path).record("status=completed", BODY, b"k")
+    entries = json.loads((tmp_path / "recordings.json").read_text())["recordings"]
+    assert entries["recorded-status-created"]["key"] is None
+    assert entries["recorded-status-created"]["file"] == "leads/recorded-status-created.json"
+    recordings, problems = load_recordings(tmp_path)
+    assert problems == []
+    assert {r.query for r in recordings} == {"status=created", "status=completed"}
 
 
 def lead_with(**variables: object) -> dict[str, object]:
@@ -105,7 +163,7 @@ def test_recorder__one_file_per_canonical_query_even_when_slugs_collide(tmp_path
     assert other is not None
     assert one != other
     assert again == one
-    index = json.loads((tmp_path / "recordings.json").read_text())
+    index = json.loads((tmp_path / "recordings.json").read_text())["recordings"]
     assert {entry["query"] for entry in index.values()} == {"campaign_id=1", "campaign_id=-1"}
     # A new recorder on the folder keeps the names the index gave.
     assert Recorder(tmp_path).record("campaign_id=-1", BODY, b"k") == other
@@ -117,7 +175,7 @@ def test_recorder__bounded_by_max_recordings(tmp_path: Path) -> None:
     assert recorder.record("a=2", BODY, b"k") is not None
     assert recorder.record("a=3", BODY, b"k") is None
     assert recorder.record("a=1", BODY, b"k") is not None  # a known query is still rewritten
-    assert len(list((tmp_path / "leads").glob("recorded-*.json"))) == 2
+    assert len(list((tmp_path / "recordings").glob("recorded-*.json"))) == 2
 
 
 def test_recorder__the_index_is_written_for_new_queries_and_on_flush(tmp_path: Path) -> None:
@@ -128,7 +186,8 @@ def test_recorder__the_index_is_written_for_new_queries_and_on_flush(tmp_path: P
     recorder.record("a=1", BODY, b"k")
     assert index.read_text() == first  # a rewrite of a known query: not written yet
     recorder.flush()
-    assert json.loads(index.read_text())["recorded-a-1"]["query"] == "a=1"
+    entries = json.loads(index.read_text())["recordings"]
+    assert entries[f"recorded-a-1.{key_fingerprint(b'k')}"]["query"] == "a=1"
 
 
 @pytest.mark.parametrize(
@@ -139,3 +198,4 @@ def test_recorder__the_index_is_written_for_new_queries_and_on_flush(tmp_path: P
 def test_recorder__an_answer_it_cannot_use_is_not_written(tmp_path: Path, body: bytes) -> None:
     assert Recorder(tmp_path).record("", body, b"k") is None
     assert list((tmp_path / "leads").iterdir()) == []
+    assert list((tmp_path / "recordings").iterdir()) == []
