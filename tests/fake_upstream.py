@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from app.generate import generate_leads
 
@@ -59,6 +60,10 @@ class Behaviour:
     head_body: bool = False  # answer HEAD on other paths with a body, as no server should
     encoding: str | None = None  # other paths: answer these bytes, labelled with this encoding
     headers: tuple[tuple[str, str], ...] = ()  # sent with every answer
+    # > 0: each key has a listing of this many leads (the same every time), filtered
+    # by `status` and `campaign_id` and paginated like the parent platform's Laravel
+    # when `page` or `per_page` is given; written as PHP's json_encode writes (\/).
+    listing: int = 0
 
 
 @dataclass
@@ -68,6 +73,7 @@ class FakeUpstream:
     port: int = 0
 
     def __post_init__(self) -> None:
+        self._listings: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
@@ -211,10 +217,62 @@ class FakeUpstream:
             )
         elif mode == "garbage":
             await self._send(writer, 200, b"<html>Bad gateway</html>")
+        elif behaviour.listing:
+            await self._send(writer, 200, self._listing(request, behaviour.listing))
         else:
             body = behaviour.body or self._leads(request, behaviour.leads)
             await self._send_ok(writer, body, behaviour.drip)
         return True
+
+    def listing_of(self, authorization: str, size: int) -> list[dict[str, Any]]:
+        """The whole listing a key has in `listing` mode."""
+        seed = int(key_tag(authorization), 16)
+        if (seed, size) not in self._listings:
+            self._listings[seed, size] = generate_leads(size, seed=seed)
+        return self._listings[seed, size]
+
+    def _listing(self, request: Seen, size: int) -> bytes:
+        params = dict(parse_qsl(request.query, keep_blank_values=True))
+        leads = [
+            lead
+            for lead in self.listing_of(request.headers.get("authorization", ""), size)
+            if params.get("status") in (None, "", lead["status"])
+            and params.get("campaign_id") in (None, "", str(lead["campaign_id"]))
+        ]
+        if "page" not in params and "per_page" not in params:
+            data: Any = leads
+        else:
+            data = self._paginator(leads, params)
+        return json.dumps(data, separators=(",", ":")).replace("/", "\\/").encode()
+
+    def _paginator(self, leads: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+        per_page = min(int(params.get("per_page") or 15), 100)
+        page = max(int(params.get("page") or 1), 1)
+        last = max(1, -(-len(leads) // per_page))
+        kept = {name: value for name, value in params.items() if name != "page"}
+        base = f"http://127.0.0.1:{self.port}/api/user/leads"
+
+        def url(number: int) -> str:
+            return f"{base}?{urlencode({**kept, 'page': number})}"
+
+        chunk = leads[(page - 1) * per_page : page * per_page]
+        first = (page - 1) * per_page + 1
+        return {
+            "current_page": page,
+            "data": chunk,
+            "first_page_url": url(1),
+            "from": first if chunk else None,
+            "last_page": last,
+            "last_page_url": url(last),
+            "links": [{"url": url(n), "label": str(n), "active": n == page}
+                      for n in range(1, min(last, 10) + 1)],
+            "next_page_url": url(page + 1) if page < last else None,
+            "path": base,
+            "per_page": per_page,
+            "prev_page_url": url(page - 1) if page > 1 else None,
+            "to": first + len(chunk) - 1 if chunk else None,
+            "total": len(leads),
+        }  # fmt: skip
 
     async def _send_ok(self, writer: asyncio.StreamWriter, body: bytes, drip: float) -> None:
         """A 200 with `body`, at once, or dripped a byte every `drip` seconds."""

@@ -71,7 +71,7 @@ def test_recorder__a_paginated_answer_is_kept_whole_with_its_urls_rebased(tmp_pa
 
 
 def test_recorder__the_bytes_are_kept_as_they_came(tmp_path: Path) -> None:
-    body = b'[ %s ]' % json.dumps(EXAMPLE_LEAD, indent=4).encode()  # spacing of its own
+    body = b"[ %s ]" % json.dumps(EXAMPLE_LEAD, indent=4).encode()  # spacing of its own
     path = Recorder(tmp_path).record("status=created", body, b"1|k")
     assert path is not None
     assert path.read_bytes() == body
@@ -88,7 +88,8 @@ def test_recorder__each_key_has_its_own_recording_named_by_fingerprint(tmp_path:
     assert index["format"] == 2
     entries = index["recordings"]
     assert {entry["key"] for entry in entries.values()} == {
-        key_fingerprint(b"1|key-one"), key_fingerprint(b"2|key-two")
+        key_fingerprint(b"1|key-one"),
+        key_fingerprint(b"2|key-two"),
     }
     text = (tmp_path / "recordings.json").read_text() + one.read_text() + two.read_text()
     assert "key-one" not in text
