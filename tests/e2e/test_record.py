@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.fixtures import load_fixtures, write_atomically
+from app.recordings import key_fingerprint
 from app.schema import EXAMPLE_LEAD
 from tests.fake_upstream import FakeUpstream
 from tests.support import AUTH, LEADS_PROXY, ROOT, Launch, clean_env
@@ -35,15 +36,21 @@ def record(launch: Launch, tmp_path: Path, upstream: FakeUpstream, *args: str) -
     return fixtures
 
 
-def test_record__writes_one_fixture_per_query_and_an_index(
+FINGERPRINT = key_fingerprint(KEY.encode())
+
+
+def test_record__writes_one_recording_per_query_and_an_index(
     launch: Launch, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
     fixtures = record(launch, tmp_path, upstream)
-    names = sorted(path.stem for path in (fixtures / "leads").glob("*.json"))
-    assert names == ["default", "recorded", "recorded-campaign-id-2", "recorded-status-completed"]
-    index = json.loads((fixtures / "recordings.json").read_text())
-    assert index["recorded-status-completed"]["query"] == "status=completed"
-    assert index["recorded"]["leads"] == 3
+    assert sorted(path.stem for path in (fixtures / "leads").glob("*.json")) == ["default"]
+    names = sorted(path.stem for path in (fixtures / "recordings").glob("*.json"))
+    slugs = ["recorded", "recorded-campaign-id-2", "recorded-status-completed"]
+    assert names == sorted(f"{slug}.{FINGERPRINT}" for slug in slugs)
+    index = json.loads((fixtures / "recordings.json").read_text())["recordings"]
+    assert index[f"recorded-status-completed.{FINGERPRINT}"]["query"] == "status=completed"
+    assert index[f"recorded.{FINGERPRINT}"]["leads"] == 3
+    assert index[f"recorded.{FINGERPRINT}"]["shape"] == "array"
     assert upstream.count() == 3  # the two spellings of status=completed are one query
 
 
@@ -59,20 +66,24 @@ def test_record__writes_no_secret_anywhere(
         text = path.read_text()
         for secret in (KEY, "record-secret-token-value", "Bearer", "authorization"):
             assert secret not in text, path
-    assert "[redacted]" in (fixtures / "leads" / "recorded.json").read_text()
+    assert "[redacted]" in (fixtures / "recordings" / f"recorded.{FINGERPRINT}.json").read_text()
 
 
 def test_record__replays_offline_in_mock_mode(
     launch: Launch, tmp_path: Path, upstream: FakeUpstream
 ) -> None:
     fixtures = record(launch, tmp_path, upstream, "--record-as-default")
-    recorded = json.loads((fixtures / "leads" / "recorded-status-completed.json").read_text())
+    recordings = fixtures / "recordings"
+    recorded = json.loads(
+        (recordings / f"recorded-status-completed.{FINGERPRINT}.json").read_text()
+    )
     upstream.stop()  # from here on, nothing to proxy to
     server = launch("--fixtures", str(fixtures))
-    prefer = {**AUTH, "Prefer": "example=recorded-status-completed"}
-    assert server.client.get("/leads", headers=prefer).json() == recorded
+    got = server.client.get("/leads?status=completed", headers=AUTH)  # the folder's one key
+    assert (got.json(), got.headers["x-mock-source"]) == (recorded, "recorded")
     default = server.client.get("/leads", headers=AUTH).json()
-    assert default == json.loads((fixtures / "leads" / "recorded.json").read_text())
+    assert default == json.loads((recordings / f"recorded.{FINGERPRINT}.json").read_text())
+    assert default == json.loads((fixtures / "leads" / "default.json").read_text())
 
 
 def test_record__anonymize_keeps_validity_and_drops_personal_data(
@@ -86,13 +97,14 @@ def test_record__anonymize_keeps_validity_and_drops_personal_data(
         text = path.read_text()
         for personal in ("+1234567890", "+1234567899", "John Doe", "john.doe@example.com"):
             assert personal not in text
-    lead = json.loads((fixtures / "leads" / "recorded.json").read_text())[0]
+    lead = json.loads((fixtures / "recordings" / f"recorded.{FINGERPRINT}.json").read_text())[0]
     assert (lead["id"], lead["status"], lead["campaign"]) == (
         1,
         "created",
         EXAMPLE_LEAD["campaign"],
     )
-    assert json.loads((fixtures / "recordings.json").read_text())["recorded"]["anonymized"]
+    index = json.loads((fixtures / "recordings.json").read_text())["recordings"]
+    assert index[f"recorded.{FINGERPRINT}"]["anonymized"]
 
 
 def test_record__an_answer_that_does_not_validate_is_not_written(
