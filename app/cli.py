@@ -21,6 +21,7 @@ from app.commands import (
     contract_check,
     fail,
     generate,
+    pull,
     validate,
 )
 from app.config import DEFAULT_UPSTREAM, GROUPS, LogLevel, Mode, Settings
@@ -122,6 +123,40 @@ def build_parser() -> Parser:
     )
     anonymize.add_argument("file", type=Path, help="a fixture file (a bare JSON array of leads)")
     anonymize.add_argument("--out", type=Path, help="write here instead of over FILE")
+    puller = fixture_commands.add_parser(
+        "pull",
+        help="pull a key's whole listing, page by page, into DIR/leads/default.json",
+        description="Walk the real listing page by page (per_page=100), waiting out 429s, "
+        "and write every lead as DIR/leads/default.json. The key comes from the environment. "
+        "An interrupted pull goes on with --resume.",
+    )
+    puller.add_argument("--out", type=Path, required=True, metavar="DIR", help="fixtures folder")
+    puller.add_argument(
+        "--key-env",
+        default="SONDOS_API_KEY",
+        metavar="NAME",
+        help="env var holding the API key (default: SONDOS_API_KEY)",
+    )
+    puller.add_argument(
+        "--upstream-url",
+        default=DEFAULT_UPSTREAM,
+        metavar="URL",
+        help=f"the real API's base URL (default: {DEFAULT_UPSTREAM})",
+    )
+    puller.add_argument("--resume", action="store_true", help="go on with an interrupted pull")
+    puller.add_argument(
+        "--anonymize", action="store_true", help="replace personal data with consistent fakes"
+    )
+    puller.add_argument(
+        "--upstream-max-rps", type=float, metavar="N", help="at most N requests a second"
+    )
+    puller.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
+    puller.add_argument(
+        "--progress",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="a progress line on stderr (auto: on a terminal; plain lines otherwise)",
+    )
     contract = commands.add_parser(
         "contract", help="check the real API against the contract", description="Contract checks."
     )
@@ -178,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return validate(args)
     if args.fixtures_command == "anonymize":
         return anonymize(args)
+    if args.fixtures_command == "pull":
+        return pull(args)
     return generate(args)
 
 

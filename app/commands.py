@@ -1,4 +1,4 @@
-"""The commands besides `serve`: fixtures validate|generate|anonymize, contract check.
+"""The commands besides `serve`: fixtures validate|generate|anonymize|pull, contract check.
 
 Each takes the parsed arguments and returns the exit status; none starts the
 web stack.
@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,58 @@ def _progress_bar(total: int) -> Callable[[int], None]:
         print(f"\r[{bar}] {done:,}/{total:,}", end=end, file=sys.stderr)
 
     return show
+
+
+def pull(args: argparse.Namespace) -> int:
+    """`fixtures pull`: the key's whole listing into OUT/leads/default.json (app.pull)."""
+    import httpx  # noqa: PLC0415 - only the network commands need it
+
+    from app.pull import Progress, Pull, PullError  # noqa: PLC0415
+
+    key = os.environ.get(args.key_env, "").strip()
+    if not key:
+        return fail(f"no API key: set the {args.key_env} environment variable")
+    if args.upstream_max_rps is not None and args.upstream_max_rps <= 0:
+        return fail("--upstream-max-rps must be more than 0")
+    live = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
+
+    def report(event: str, progress: Progress) -> None:
+        of_pages = f"/{progress.last_page:,}" if progress.last_page else ""
+        of_leads = f"/{progress.total:,}" if progress.total is not None else ""
+        eta = progress.eta(time.monotonic())
+        line = f"pages {progress.pages:,}{of_pages}, leads {progress.leads:,}{of_leads}" + (
+            f", ETA {eta:.0f} s" if eta is not None and event == "page" else ""
+        )
+        if event not in {"page", "done"}:
+            line = f"{line}: {event}"
+        if live:
+            print(f"\r{line:<72}", end="\n" if event == "done" else "", file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+    base = args.upstream_url.rstrip("/")
+    with httpx.Client(base_url=base, headers=headers, timeout=args.timeout) as client:
+        walk = Pull(
+            client,
+            out=args.out,
+            key=key,
+            anonymize=args.anonymize,
+            max_rps=args.upstream_max_rps,
+            report=report,
+        )
+        try:
+            path = walk.run(resume=args.resume)
+        except PullError as error:
+            return fail(f"pull: {error}", 1)
+        except KeyboardInterrupt:
+            if live:
+                print(file=sys.stderr)
+            print(
+                f"{PROG}: interrupted after {walk.progress.pages:,} pages; "
+                f"run again with --resume to go on",
+                file=sys.stderr,
+            )
+            return 130
+    print(f"wrote {walk.progress.leads:,} leads to {path}")
+    return 0

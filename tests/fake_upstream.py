@@ -64,6 +64,9 @@ class Behaviour:
     # by `status` and `campaign_id` and paginated like the parent platform's Laravel
     # when `page` or `per_page` is given; written as PHP's json_encode writes (\/).
     listing: int = 0
+    # listing mode: the request with this number (1 = the first) gets one 429 with
+    # `retry_after`, as a rate limit midway through a walk would
+    throttle_at: int = 0
 
 
 @dataclass
@@ -218,11 +221,20 @@ class FakeUpstream:
         elif mode == "garbage":
             await self._send(writer, 200, b"<html>Bad gateway</html>")
         elif behaviour.listing:
-            await self._send(writer, 200, self._listing(request, behaviour.listing))
+            await self._send_listing(writer, request, behaviour)
         else:
             body = behaviour.body or self._leads(request, behaviour.leads)
             await self._send_ok(writer, body, behaviour.drip)
         return True
+
+    async def _send_listing(
+        self, writer: asyncio.StreamWriter, request: Seen, behaviour: Behaviour
+    ) -> None:
+        if self.count() == behaviour.throttle_at:
+            headers = [("Retry-After", behaviour.retry_after)]
+            await self._send(writer, 429, b'{"message":"Too Many Attempts."}', headers)
+        else:
+            await self._send(writer, 200, self._listing(request, behaviour.listing))
 
     def listing_of(self, authorization: str, size: int) -> list[dict[str, Any]]:
         """The whole listing a key has in `listing` mode."""
