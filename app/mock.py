@@ -40,11 +40,12 @@ def _ok(fixture: Fixture) -> Reply:
 
 # The bodies the real API (Laravel) sends for each scenario status.
 SCENARIOS: dict[int, Reply] = {
-    401: Reply.message(401, {"message": "Unauthenticated."}),
-    404: Reply.message(404, {"message": "Lead not found"}),
+    401: Reply.message(401, {"message": "Unauthenticated."}, EMULATED),
+    404: Reply.message(404, {"message": "Lead not found"}, EMULATED),
     422: Reply.message(
         422,
         QueryError({"per_page": ["The per page field must be between 1 and 100."]}).body(),
+        EMULATED,
     ),
     429: Reply.message(
         429,
@@ -52,9 +53,10 @@ SCENARIOS: dict[int, Reply] = {
         (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
         (b"x-ratelimit-limit", b"60"),
         (b"x-ratelimit-remaining", b"0"),
+        EMULATED,
     ),
-    500: Reply.message(500, {"message": "Server Error"}),
-    503: Reply.message(503, {"message": "Service Unavailable"}),
+    500: Reply.message(500, {"message": "Server Error"}, EMULATED),
+    503: Reply.message(503, {"message": "Service Unavailable"}, EMULATED),
 }
 UNAUTHENTICATED = SCENARIOS[401]
 
@@ -232,7 +234,7 @@ class MockService:
         try:
             query = parse_query(request.query_pairs)
         except QueryError as error:
-            return Reply.message(422, error.body())
+            return Reply.message(422, error.body(), EMULATED)
         source = self._source(prefs)
         if source is None:
             names = self.fixtures.names()
@@ -243,6 +245,7 @@ class MockService:
                     f"Known examples: {', '.join(names)}",
                     "examples": names,
                 },
+                EMULATED,
             )
         if not (query.filtered or query.paginated):
             return self._ready(source)
