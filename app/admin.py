@@ -6,16 +6,16 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from app.cache import bearer_token
-from app.deps import ProxyDep, SettingsDep
+from app.deps import JournalDep, ProxyDep, SettingsDep
 from app.proxy import ProxyService
 from app.stats import DECLARED, ERROR_KINDS
 
@@ -28,6 +28,42 @@ PROBE_EVERY = 5.0  # seconds between upstream probes made by /_proxy/ready
 async def health(settings: SettingsDep) -> dict[str, str]:
     """Liveness: the process is up and serving."""
     return {"status": "ok", "mode": settings.mode.value}
+
+
+@router.get("/requests")
+async def requests(  # noqa: PLR0917 - the journal's filters, by name
+    journal: JournalDep,
+    path: str | None = None,
+    status: int | None = None,
+    cache: str | None = None,
+    key: str | None = None,
+    since: float | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> JSONResponse:
+    """The journal, newest first: the last --journal-size API requests, phone numbers
+    masked, keys as fingerprints. Filters: path, status, cache (hit, miss, stale,
+    bypass, recorded, emulated), key (a fingerprint), since (Unix time), limit."""
+    if journal is None:
+        return JSONResponse({"message": "The journal is off (--journal-size 0)."}, status_code=404)
+    found = journal.entries(
+        path=path, status=status, cache=cache, key=key, since=since, limit=limit
+    )
+    return JSONResponse({"requests": found, "size": journal.size})
+
+
+@router.delete("/requests")
+async def clear_requests(
+    request: Request, journal: JournalDep, settings: SettingsDep
+) -> JSONResponse:
+    """Clear the journal (needs `Authorization: Bearer <admin token>` where one is set)."""
+    if settings.admin_token is not None:
+        token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
+        expected = settings.admin_token.get_secret_value().encode()
+        if token is None or not hmac.compare_digest(token, expected):
+            return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    if journal is not None:
+        journal.clear()
+    return JSONResponse({"cleared": True})
 
 
 @proxy_router.get("/stats")

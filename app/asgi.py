@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from time import perf_counter
 from typing import Any
 
 from app.access import AccessLog, uvicorn_line
 from app.cors import Cors, origin_of, without_cors
+from app.journal import Journal
 from app.reply import Headers, Incoming, LeadsService, Reply
 
 Scope = MutableMapping[str, Any]
@@ -58,6 +60,7 @@ class FastLeads:
         access: AccessLog | None = None,
         give_up_when_gone: bool = False,
         cors: Cors | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.app = app
         self.service = service
@@ -67,6 +70,7 @@ class FastLeads:
         # Its other /api/ paths are forwarded as they are.
         self.give_up_when_gone = self.forwards = give_up_when_gone
         self.cors = cors
+        self.journal = journal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,6 +80,7 @@ class FastLeads:
         if scope["path"] not in LEADS_PATHS or (method != "GET" and method != "HEAD"):  # noqa: PLR1714
             await self._other(scope, receive, send)
             return
+        started = perf_counter()
         try:
             reply = None
             if scope["path"] == LISTING:
@@ -94,6 +99,7 @@ class FastLeads:
             # period is over. Say so in the API's shape (uvicorn would send a
             # text/plain 500 and log a traceback), and end the request.
             reply = SHUTTING_DOWN
+        upstream = reply.upstream
         if reply.gzipped is not None or self.cors is not None:
             reply = self._for_client(scope["headers"], reply)
         await send(
@@ -102,6 +108,17 @@ class FastLeads:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
         if self.access is not None:
             self.access.line(uvicorn_line(scope, reply.status))
+        if self.journal is not None:
+            self.journal.note(
+                method,
+                scope["path"],
+                scope["query_string"],
+                scope["headers"],
+                reply.status,
+                reply.headers,
+                perf_counter() - started,
+                upstream,
+            )
 
     def _for_client(self, headers: Sequence[tuple[bytes, bytes]], reply: Reply) -> Reply:
         """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""
@@ -153,10 +170,12 @@ class FastLeads:
                 scope = {**scope, "path": path.rstrip("/") or "/", "raw_path": raw.rstrip(b"/")}
             if head := scope["method"] == "HEAD":
                 scope = {**scope, "method": "GET"}
-        if not (head or extra or self.access is not None):
+        journal = self.journal if self.forwards and path.startswith("/api/") else None
+        if not (head or extra or self.access is not None or journal is not None):
             await self.app(scope, receive, send)
             return
         access, logged = self.access, {**scope, "method": "HEAD"} if head else scope
+        started = perf_counter()
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -165,6 +184,11 @@ class FastLeads:
                     message = {**message, "headers": [*headers, *extra]}
                 if access is not None:
                     access.line(uvicorn_line(logged, message["status"]))
+                if journal is not None:  # a pass-through: its time is the upstream's
+                    took = perf_counter() - started
+                    status, answered = message["status"], message.get("headers", ())
+                    query, asked = scope["query_string"], scope["headers"]
+                    journal.note(scope["method"], path, query, asked, status, answered, took, took)
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)

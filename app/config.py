@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         metavar="ORIGINS",
         expected="origins like http://localhost:5173,https://app.example.com, or *, or none",
     )
+    journal_size: int = setting(
+        1000,
+        "requests kept for GET /_proxy/requests (0: no journal)",
+        metavar="N",
+        ge=0,
+        le=1_000_000,
+    )
     replay: ReplayMode = setting(
         ReplayMode.AUTO,
         "mock mode: answer recorded requests from their recordings (recordings.json), "

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.config import Settings
+from app.journal import Journal
 from app.proxy import ProxyService
 from app.reply import LeadsService
 
@@ -27,6 +28,12 @@ async def get_proxy(request: Request) -> ProxyService:
     return service
 
 
+async def get_journal(request: Request) -> Journal | None:
+    journal: Journal | None = request.app.state.journal
+    return journal
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+JournalDep = Annotated[Journal | None, Depends(get_journal)]
 ServiceDep = Annotated[LeadsService, Depends(get_service)]
 ProxyDep = Annotated[ProxyService, Depends(get_proxy)]

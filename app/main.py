@@ -27,6 +27,7 @@ from app.cors import Cors
 from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
+from app.journal import Journal
 from app.mock import MockService
 from app.openapi import exact_openapi
 from app.pacing import Pacer, SharedPacer
@@ -65,6 +66,7 @@ def create_app(
     if fixtures is None and settings.needs_fixtures:
         fixtures = load_fixtures(settings.fixtures)
     access = AccessLog() if settings.access_log is Switch.ON else None
+    journal = Journal(settings.journal_size, directory=stats_dir) if settings.journal_size else None
     service: MockService | ProxyService
     if settings.mode is Mode.MOCK and fixtures is not None:
         limit = settings.rate_limit
@@ -81,16 +83,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        flusher = asyncio.get_running_loop().create_task(access.run()) if access else None
+        loop = asyncio.get_running_loop()
+        flusher = loop.create_task(access.run()) if access else None
+        sharing = loop.create_task(journal.run()) if journal and stats_dir else None
         if isinstance(service, ProxyService):
             await service.start()
         yield
         if isinstance(service, ProxyService):
             await service.close()
-        if flusher is not None:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+        for task in (flusher, sharing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="leads-proxy",
@@ -107,6 +112,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.access = access
+    app.state.journal = journal
     app.include_router(routes.router)
     app.include_router(admin.router)
     if isinstance(service, ProxyService):
@@ -246,6 +252,7 @@ def create_asgi(
         access=mock_lines,
         give_up_when_gone=settings.mode is not Mode.MOCK,
         cors=Cors.of(settings.cors_list, methods),
+        journal=app.state.journal,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -130,13 +131,14 @@ class ProxyService:
         if token is None:
             reply = verdicts.bypass(await self._forward(incoming), no_key=True)
             self._count(verdicts.BYPASS, reply.status)
-            self._log(incoming, reply, verdicts.BYPASS, self._clock() - started, None)
-            return reply
+            forwarded = self._clock() - started
+            self._log(incoming, reply, verdicts.BYPASS, forwarded, None)
+            return dataclasses.replace(reply, upstream=forwarded)
         key = self.keys.key(token, incoming.query.decode("latin-1"))
         reply, x_cache, waited = await self._leads(incoming, key)
         self._count(x_cache, reply.status)
         self._log(incoming, reply, x_cache, waited, key)
-        return reply
+        return reply if waited is None else dataclasses.replace(reply, upstream=waited)
 
     async def _leads(self, incoming: Incoming, key: CacheKey) -> tuple[Reply, str, float | None]:
         """The reply, its X-Cache label, and how long it waited on the upstream."""

@@ -28,6 +28,7 @@ class Reply:
     delay: float = 0.0  # seconds to wait before sending (Prefer: delay)
     # The same answer in gzip, for a client that prefers it (app.encoding).
     gzipped: Reply | None = None
+    upstream: float | None = None  # seconds spent on the upstream for it, if any (journal)
 
     @classmethod
     def json(cls, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Reply:
@@ -59,6 +60,8 @@ class Reply:
     def for_client(self, accept_encoding: bytes | None) -> Reply:
         """The form the client's Accept-Encoding prefers."""
         if self.gzipped is not None and prefers_gzip(accept_encoding):
+            if self.upstream is not None:
+                return Reply(*_fields(self.gzipped), upstream=self.upstream)
             return self.gzipped
         return self
 
@@ -71,6 +74,10 @@ class Reply:
     @property
     def etag(self) -> bytes | None:
         return next((value for name, value in self.headers if name == b"etag"), None)
+
+
+def _fields(reply: Reply) -> tuple[int, Headers, bytes, float, Reply | None]:
+    return reply.status, reply.headers, reply.body, reply.delay, reply.gzipped
 
 
 @dataclass(frozen=True, slots=True)

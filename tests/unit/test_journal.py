@@ -1,0 +1,65 @@
+"""The request journal: bounded, masked, fingerprinted, filtered, newest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.journal import Journal, mask_phones
+from app.recordings import key_fingerprint
+from tests.fakes import Clock
+
+AUTH = ((b"authorization", b"Bearer 1|journal-secret-key"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("+971501234567", "+**********67"),
+        ("971501234567", "**********67"),
+        ("+1 (415) 555-0123", "+* (***) ***-**23"),
+        ("completed", "completed"),
+        ("123456", "123456"),  # too short to be a phone number
+        ("2025-06-30", "2025-06-30"),
+    ],
+)
+def test_mask_phones__all_but_the_last_two_digits(text: str, masked: str) -> None:
+    assert mask_phones(text) == masked
+
+
+def test_journal__bounded_newest_first_with_fields_worked_out_on_reading() -> None:
+    clock = Clock(now=1_800_000_000.0)
+    journal = Journal(3, clock=clock)
+    for n in range(5):
+        clock.now += 1
+        answered = ((b"x-mock-source", b"emulated"), (b"preference-applied", b"example=empty"))
+        query = b"phone_number=%2B971501234567&n=" + str(n).encode()
+        journal.note("GET", "/api/user/leads", query, AUTH, 200, answered, 0.0021, None)
+    entries = journal.entries()
+    assert [entry["query"][-3:] for entry in entries] == ["n=4", "n=3", "n=2"]
+    first = entries[0]
+    assert first["key"] == key_fingerprint(b"1|journal-secret-key")
+    assert "journal-secret-key" not in repr(entries)
+    assert "971501234567" not in first["query"]
+    assert first["query"].startswith("phone_number=+**********67")
+    assert (first["status"], first["source"], first["prefer"], first["ms"]) == (
+        200, "emulated", "example=empty", 2.1
+    )  # fmt: skip
+    assert first["time"] == "2027-01-15T08:00:05.000Z"
+
+
+def test_journal__filters_and_clear(tmp_path: Path) -> None:
+    journal = Journal(10, clock=Clock(now=100.0))
+    hit = ((b"x-cache", b"HIT"),)
+    journal.note("GET", "/api/user/leads", b"", AUTH, 200, hit, 0.001)
+    journal.note("GET", "/api/user/leads", b"", (), 401, (), 0.001)
+    journal.note("POST", "/api/user/leads/7", b"", AUTH, 200, (), 0.01, 0.01)
+    assert [e["status"] for e in journal.entries(cache="hit")] == [200]
+    assert len(journal.entries(status=401)) == 1
+    assert len(journal.entries(path="/api/user/leads/7")) == 1
+    assert len(journal.entries(key=key_fingerprint(b"1|journal-secret-key"))) == 2
+    assert len(journal.entries(limit=1)) == 1
+    assert journal.entries(since=101.0) == []
+    journal.clear()
+    assert journal.entries() == []
