@@ -15,12 +15,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from app.cache import bearer_token
-from app.deps import JournalDep, ProxyDep, SettingsDep
+from app.deps import JournalDep, MockDep, ProxyDep, SettingsDep
+from app.prefer import PreferError
 from app.proxy import ProxyService
 from app.stats import DECLARED, ERROR_KINDS
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
+mock_router = APIRouter(prefix="/_proxy", tags=["operations"])
 PROBE_EVERY = 5.0  # seconds between upstream probes made by /_proxy/ready
 
 
@@ -56,14 +58,54 @@ async def clear_requests(
     request: Request, journal: JournalDep, settings: SettingsDep
 ) -> JSONResponse:
     """Clear the journal (needs `Authorization: Bearer <admin token>` where one is set)."""
-    if settings.admin_token is not None:
-        token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
-        expected = settings.admin_token.get_secret_value().encode()
-        if token is None or not hmac.compare_digest(token, expected):
-            return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    if (refused := _admin_refusal(request, settings)) is not None:
+        return refused
     if journal is not None:
         journal.clear()
     return JSONResponse({"cleared": True})
+
+
+@mock_router.put("/scenario")
+async def set_scenario(request: Request, service: MockDep, settings: SettingsDep) -> JSONResponse:
+    """Mock mode: a scenario for the requests that send no Prefer, and a rate limit, as
+    `{"prefer": "code=429", "rate_limit": 5}` (either may be null); for tests that cannot
+    make the app send headers. Needs the admin token where one is set."""
+    if (refused := _admin_refusal(request, settings)) is not None:
+        return refused
+    try:
+        body = json.loads(await request.body() or b"{}")
+        prefer, rate_limit = body.get("prefer"), body.get("rate_limit")
+    except (ValueError, AttributeError, RecursionError):
+        prefer = rate_limit = 0  # refused just below
+    good_limit = rate_limit is None or (type(rate_limit) is int and rate_limit > 0)
+    if not (prefer is None or isinstance(prefer, str)) or not good_limit:
+        message = 'The body must be like {"prefer": "code=429", "rate_limit": 5} (null: none).'
+        return JSONResponse({"message": message}, status_code=422)
+    try:
+        service.set_scenario(prefer, rate_limit)
+    except PreferError as error:
+        return JSONResponse({"message": str(error)}, status_code=422)
+    return JSONResponse({"prefer": prefer, "rate_limit": rate_limit})
+
+
+@mock_router.delete("/scenario")
+async def clear_scenario(request: Request, service: MockDep, settings: SettingsDep) -> JSONResponse:
+    """Mock mode: back to plain answers (and the rate limit the server started with)."""
+    if (refused := _admin_refusal(request, settings)) is not None:
+        return refused
+    service.set_scenario(None, None)
+    return JSONResponse({"prefer": None, "rate_limit": None})
+
+
+def _admin_refusal(request: Request, settings: SettingsDep) -> JSONResponse | None:
+    """A 401 unless the request carries the admin token (when one is set)."""
+    if settings.admin_token is None:
+        return None
+    token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
+    expected = settings.admin_token.get_secret_value().encode()
+    if token is None or not hmac.compare_digest(token, expected):
+        return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    return None
 
 
 @proxy_router.get("/stats")

@@ -102,13 +102,7 @@ class FastLeads:
         upstream = reply.upstream
         if reply.gzipped is not None or self.cors is not None:
             reply = self._for_client(scope["headers"], reply)
-        await send(
-            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
-        )
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
-        if self.access is not None:
-            self.access.line(uvicorn_line(scope, reply.status))
-        if self.journal is not None:
+        if self.journal is not None:  # before sending: whoever got the answer finds the entry
             self.journal.note(
                 method,
                 scope["path"],
@@ -119,6 +113,12 @@ class FastLeads:
                 perf_counter() - started,
                 upstream,
             )
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
+        )
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
+        if self.access is not None:
+            self.access.line(uvicorn_line(scope, reply.status))
 
     def _for_client(self, headers: Sequence[tuple[bytes, bytes]], reply: Reply) -> Reply:
         """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from app.config import Settings
 from app.journal import Journal
+from app.mock import MockService
 from app.proxy import ProxyService
 from app.reply import LeadsService
 
@@ -33,7 +34,14 @@ async def get_journal(request: Request) -> Journal | None:
     return journal
 
 
+async def get_mock(request: Request) -> MockService:
+    """Only routed in mock mode, where the service is a MockService."""
+    service: MockService = request.app.state.service
+    return service
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+MockDep = Annotated[MockService, Depends(get_mock)]
 JournalDep = Annotated[Journal | None, Depends(get_journal)]
 ServiceDep = Annotated[LeadsService, Depends(get_service)]
 ProxyDep = Annotated[ProxyService, Depends(get_proxy)]

@@ -118,6 +118,8 @@ def create_app(
     if isinstance(service, ProxyService):
         app.include_router(routes.passthrough)
         app.include_router(admin.proxy_router)
+    else:
+        app.include_router(admin.mock_router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)

@@ -75,7 +75,8 @@ class MockService:
     ) -> None:
         self.fixtures = fixtures
         self.require_auth = require_auth
-        self.throttle = throttle
+        self.throttle = self._started_throttle = throttle
+        self.scenario: str | None = None  # a Prefer for requests that send none
         # Recordings answer first (app.replay); None: everything is emulated.
         self.replay = replay if replay is not None and (replay or replay.strict) else None
         self._default = _ok(fixtures.default)
@@ -100,8 +101,11 @@ class MockService:
         The unfiltered default is always ready; a filtered or paged listing is
         once it has been answered for the same raw query and Host (page URLs
         name the host), as long as it stays in the rendered cache's bounds.
-        A query that has a recording takes the full path (app.replay).
+        A query that has a recording takes the full path (app.replay), as does every
+        request while a scenario is set.
         """
+        if self.scenario is not None:
+            return None
         if self.replay is not None and (self.replay.strict or self.replay.covers(query)):
             return None
         found = self._ready_for(query, headers)
@@ -200,12 +204,22 @@ class MockService:
             return reply
         return reply.with_headers(*extra, delay=prefs.delay_ms / 1000)
 
-    @staticmethod
-    def _prefs(request: Incoming) -> Preferences | Reply:
+    def set_scenario(self, prefer: str | None, rate_limit: int | None) -> None:
+        """The scenario for requests without a Prefer header (`PUT /_proxy/scenario`), and the
+        rate limit; None and None: back to plain answers. Raises PreferError on a bad one."""
+        if prefer is not None:
+            parse_prefer([prefer])
+        self.scenario = prefer
+        self.throttle = Throttle(rate_limit) if rate_limit else self._started_throttle
+
+    def _prefs(self, request: Incoming) -> Preferences | Reply:
         """The request's scenario, with a seed chosen if it asks for a data set without one;
         or the 400 for a bad Prefer."""
+        asked = request.header_values(b"prefer")
+        if not asked and self.scenario is not None:
+            asked = [self.scenario]
         try:
-            prefs = parse_prefer(request.header_values(b"prefer"))
+            prefs = parse_prefer(asked)
         except PreferError as error:
             return Reply.message(400, {"message": str(error)})
         if prefs.dynamic and prefs.seed is None:

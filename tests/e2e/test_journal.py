@@ -84,3 +84,20 @@ def test_journal__off(launch: Launch) -> None:
     mock = launch("--journal-size", "0")
     mock.client.get("/api/user/leads", headers=AUTH)
     assert mock.client.get("/_proxy/requests").status_code == 404
+
+
+def test_scenario__set_for_requests_without_prefer_then_cleared(launch: Launch) -> None:
+    mock = launch("--admin-token", "scenario-admin-token-0001")
+    admin = {"Authorization": "Bearer scenario-admin-token-0001"}
+    assert mock.client.put("/_proxy/scenario", json={"prefer": "code=503"}).status_code == 401
+    for bad in ({"prefer": "code=418"}, {"rate_limit": 0}, {"prefer": 7}, [1]):
+        refused = mock.client.put("/_proxy/scenario", json=bad, headers=admin)
+        assert refused.status_code == 422, bad
+        assert refused.json()["message"]
+    set_ = mock.client.put("/_proxy/scenario", json={"prefer": "code=503"}, headers=admin)
+    assert set_.status_code == 200
+    assert mock.client.get("/api/user/leads", headers=AUTH).status_code == 503
+    own = {**AUTH, "Prefer": "example=empty"}
+    assert mock.client.get("/api/user/leads", headers=own).json() == []  # its own Prefer wins
+    assert mock.client.delete("/_proxy/scenario", headers=admin).status_code == 200
+    assert mock.client.get("/api/user/leads", headers=AUTH).status_code == 200

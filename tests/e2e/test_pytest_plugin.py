@@ -1,0 +1,137 @@
+"""The pytest plugin from outside the project, as a downstream app meets it: a
+throwaway project with a toy client installs leads-proxy from its built wheel
+and tests the client with nothing but the `leads_api` fixture."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+CLIENT = '''
+import httpx
+
+
+def all_leads(base_url, key, *, status=None, per_page=5):
+    """Every lead, following the paginator's next_page_url."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    params = {"per_page": per_page, **({"status": status} if status else {})}
+    url, leads = f"{base_url}/user/leads", []
+    with httpx.Client(headers=headers) as http:
+        answer = http.get(url, params=params)
+        while True:
+            answer.raise_for_status()
+            page = answer.json()
+            leads += page["data"]
+            if not page["next_page_url"]:
+                return leads
+            answer = http.get(page["next_page_url"])
+'''
+
+TESTS = """
+import httpx
+import pytest
+
+from client import all_leads
+
+
+def test_walks_every_page(leads_api):
+    leads = all_leads(leads_api.base_url, "app-key")
+    assert len(leads) == 12
+    asked = leads_api.requests(path="/api/user/leads")
+    assert [entry["query"] for entry in reversed(asked)] == [
+        "per_page=5", "per_page=5&page=2", "per_page=5&page=3"
+    ]
+    assert all(entry["status"] == 200 and entry["key"] for entry in asked)
+
+
+def test_filters_on_the_server(leads_api):
+    all_leads(leads_api.base_url, "app-key", status="completed")
+    (asked,) = leads_api.requests()
+    assert "status=completed" in asked["query"]
+
+
+def test_a_rate_limit_is_an_error_the_app_sees(leads_api):
+    leads_api.scenario(code=429)
+    with pytest.raises(httpx.HTTPStatusError) as error:
+        all_leads(leads_api.base_url, "app-key")
+    assert error.value.response.status_code == 429
+
+
+def test_backs_off_when_throttled(leads_api):
+    leads_api.rate_limit(2)
+    with pytest.raises(httpx.HTTPStatusError) as error:
+        all_leads(leads_api.base_url, "app-key", per_page=5)  # three pages, two allowed
+    assert error.value.response.headers["retry-after"]
+    assert [entry["status"] for entry in leads_api.requests()] == [429, 200, 200]
+
+
+def test_each_test_starts_clean(leads_api):
+    assert leads_api.requests() == []
+    assert len(all_leads(leads_api.base_url, "app-key", per_page=100)) == 12
+"""
+
+
+def uv() -> str:
+    found = shutil.which("uv") or ROOT / ".cache" / "uv-bootstrap" / "bin" / "uv"
+    assert Path(found).exists(), "uv: scripts/test puts it in .cache/uv-bootstrap"
+    return str(found)
+
+
+def run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def downstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A separate project: leads-proxy from its wheel, httpx and pytest, a toy client."""
+    root = tmp_path_factory.mktemp("downstream")
+    built = run(uv(), "build", "--wheel", "--out-dir", root / "dist")
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (root / "dist").glob("leads_proxy-*.whl")
+    # The versions leads-proxy is locked to, so the install comes from uv's cache.
+    pins = run(uv(), "export", "--frozen", "--no-hashes", "--no-emit-project", "--all-groups")
+    assert pins.returncode == 0, pins.stderr
+    (root / "pins.txt").write_text(pins.stdout)
+    made = run(uv(), "venv", root / "venv", "--python", sys.executable)
+    assert made.returncode == 0, made.stderr
+    python = root / "venv" / "bin" / "python"
+    installed = run(uv(), "pip", "install", "--python", python, "-c", root / "pins.txt",
+                    wheel, "httpx", "pytest")  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    app = root / "app-under-test"
+    (app / "tests").mkdir(parents=True)
+    (app / "client.py").write_text(CLIENT)
+    (app / "tests" / "test_client.py").write_text(TESTS)
+    (app / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    return app
+
+
+def test_plugin__a_downstream_projects_tests_pass_with_only_the_fixture(downstream: Path) -> None:
+    python = downstream.parent / "venv" / "bin" / "python"
+    done = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0",
+               cwd=downstream)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 passed" in done.stdout
+
+
+def test_plugin__a_broken_client_fails_with_a_readable_assertion(downstream: Path) -> None:
+    broken = downstream.parent / "broken"
+    shutil.copytree(downstream, broken)
+    client = (broken / "client.py").read_text()
+    # It forgets the key: the mock answers 401 as the real API does.
+    (broken / "client.py").write_text(client.replace("if key else {}", "if None else {}"))
+    python = downstream.parent / "venv" / "bin" / "python"
+    done = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=broken)
+    assert done.returncode == 1, done.stdout
+    assert "401 Unauthorized" in done.stdout
+    assert "FAILED tests/test_client.py::test_walks_every_page" in done.stdout
+    assert "Traceback" not in done.stdout.split("short test summary")[-1]
