@@ -20,9 +20,11 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from time import perf_counter
 from typing import Any
 
-from app.access import AccessLog, uvicorn_line
+from app.access import AccessLog, json_line, uvicorn_line
+from app.cache import bearer_token
 from app.cors import Cors, origin_of, without_cors
-from app.journal import Journal
+from app.journal import Journal, mask_phones
+from app.recordings import key_fingerprint
 from app.reply import Headers, Incoming, LeadsService, Reply
 
 Scope = MutableMapping[str, Any]
@@ -118,7 +120,7 @@ class FastLeads:
         )
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
         if self.access is not None:
-            self.access.line(uvicorn_line(scope, reply.status))
+            self.access.line(_access_line(self.access, scope, reply, upstream, started))
 
     def _for_client(self, headers: Sequence[tuple[bytes, bytes]], reply: Reply) -> Reply:
         """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""
@@ -182,7 +184,10 @@ class FastLeads:
                 if extra:
                     headers = without_cors(message.get("headers", ()))
                     message = {**message, "headers": [*headers, *extra]}
-                if access is not None:
+                if access is not None and access.json_lines:
+                    took = perf_counter() - started
+                    access.line(_json_line(logged, message["status"], None, None, took))
+                elif access is not None:
                     access.line(uvicorn_line(logged, message["status"]))
                 if journal is not None:  # a pass-through: its time is the upstream's
                     took = perf_counter() - started
@@ -216,6 +221,35 @@ class FastLeads:
 
 def _asks_preflight(headers: Sequence[tuple[bytes, bytes]]) -> bool:
     return header_of(headers, b"access-control-request-method") is not None
+
+
+def _access_line(
+    access: AccessLog, scope: Scope, reply: Reply, upstream: float | None, started: float
+) -> str:
+    """The listing's access line: uvicorn's text, or a JSON object (--log-format json)."""
+    if not access.json_lines:
+        return uvicorn_line(scope, reply.status)
+    label = header_of(reply.headers, b"x-cache") or header_of(reply.headers, b"x-mock-source")
+    cache = label.decode().lower() if label else None
+    return _json_line(scope, reply.status, cache, upstream, perf_counter() - started)
+
+
+def _json_line(
+    scope: Scope, status: int, cache: str | None, upstream: float | None, took: float
+) -> str:
+    client = scope.get("client")
+    token = bearer_token(header_of(scope["headers"], b"authorization"))
+    return json_line(
+        method=scope["method"],
+        path=scope["path"],
+        query=mask_phones(scope["query_string"].decode("latin-1")),
+        status=status,
+        cache=cache,
+        key=key_fingerprint(token) if token else None,
+        upstream=upstream,
+        took=took,
+        client=f"{client[0]}:{client[1]}" if client else None,
+    )
 
 
 def header_of(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:

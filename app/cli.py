@@ -24,7 +24,7 @@ from app.commands import (
     pull,
     validate,
 )
-from app.config import DEFAULT_UPSTREAM, GROUPS, LogLevel, Mode, Settings
+from app.config import DEFAULT_UPSTREAM, GROUPS, LogFormat, LogLevel, Mode, Settings
 from app.fixtures import FixtureError, load_fixtures
 from app.settings_text import (
     SettingsError,
@@ -246,7 +246,7 @@ def serve(args: argparse.Namespace) -> int:
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    log_config = _log_config(settings.log_level)
+    log_config = _log_config(settings.log_level, json_lines=settings.log_format is LogFormat.JSON)
     logging.config.dictConfig(log_config)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -278,11 +278,14 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_config(level: LogLevel) -> dict[str, Any]:
+def _log_config(level: LogLevel, *, json_lines: bool = False) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["leads_proxy"] = {"handlers": ["default"], "level": level.value.upper()}
+    if json_lines:
+        for formatter in ("default", "access"):
+            config["formatters"][formatter] = {"()": "app.access.JsonFormatter"}
     return config
 
 

@@ -57,6 +57,11 @@ class ReplayMode(enum.StrEnum):
     EMULATED = "emulated"  # recordings ignored
 
 
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class LogLevel(enum.StrEnum):
     CRITICAL = "critical"
     ERROR = "error"
@@ -128,6 +133,9 @@ class Settings(BaseSettings):
         Switch.ON, "answer 401 without an 'Authorization: Bearer ...' header, like the real API"
     )
     log_level: LogLevel = setting(LogLevel.INFO, "log verbosity")
+    log_format: LogFormat = setting(
+        LogFormat.TEXT, "json: every log line one JSON object (ts, level, event, method, ...)"
+    )
     access_log: Switch = setting(
         Switch.ON, "log one line per request (buffered, flushed each second)"
     )

@@ -22,7 +22,7 @@ from app import admin, routes
 from app.access import AccessLog
 from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
-from app.config import Mode, ReplayMode, Settings, Switch
+from app.config import LogFormat, Mode, ReplayMode, Settings, Switch
 from app.cors import Cors
 from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
@@ -65,7 +65,8 @@ def create_app(
     """
     if fixtures is None and settings.needs_fixtures:
         fixtures = load_fixtures(settings.fixtures)
-    access = AccessLog() if settings.access_log is Switch.ON else None
+    json_logs = settings.log_format is LogFormat.JSON
+    access = AccessLog(json_lines=json_logs) if settings.access_log is Switch.ON else None
     journal = Journal(settings.journal_size, directory=stats_dir) if settings.journal_size else None
     service: MockService | ProxyService
     if settings.mode is Mode.MOCK and fixtures is not None:
@@ -79,7 +80,9 @@ def create_app(
             else Replay(fixtures.recordings, strict=settings.replay is ReplayMode.RECORDED),
         )
     else:
-        service = build_proxy(settings, fixtures, stats=Stats(stats_dir), access=access)
+        # Text lines are the proxy's own; JSON lines are all written by the ASGI layer.
+        own_lines = None if json_logs else access
+        service = build_proxy(settings, fixtures, stats=Stats(stats_dir), access=own_lines)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -246,7 +249,8 @@ def create_asgi(
     that stack alone costs a good part of the hot path's budget.
     """
     app = create_app(settings, fixtures=fixtures, stats_dir=stats_dir)
-    mock_lines = app.state.access if settings.mode is Mode.MOCK else None
+    json_logs = settings.log_format is LogFormat.JSON
+    mock_lines = app.state.access if settings.mode is Mode.MOCK or json_logs else None
     methods = MOCK_METHODS if settings.mode is Mode.MOCK else PROXY_METHODS
     return FastLeads(
         app,
