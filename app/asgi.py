@@ -23,6 +23,7 @@ from typing import Any
 from app.access import AccessLog, json_line, uvicorn_line
 from app.cache import bearer_token
 from app.cors import Cors, origin_of, without_cors
+from app.history import History
 from app.journal import Journal, mask_phones
 from app.recordings import key_fingerprint
 from app.reply import Headers, Incoming, LeadsService, Reply
@@ -63,6 +64,7 @@ class FastLeads:
         give_up_when_gone: bool = False,
         cors: Cors | None = None,
         journal: Journal | None = None,
+        history: History | None = None,
     ) -> None:
         self.app = app
         self.service = service
@@ -73,6 +75,7 @@ class FastLeads:
         self.give_up_when_gone = self.forwards = give_up_when_gone
         self.cors = cors
         self.journal = journal
+        self.history = history  # mock mode's answers (proxy modes count theirs in the service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,6 +105,8 @@ class FastLeads:
             # text/plain 500 and log a traceback), and end the request.
             reply = SHUTTING_DOWN
         upstream = reply.upstream
+        if self.history is not None:
+            self.history.answered("mock")
         if reply.gzipped is not None or self.cors is not None:
             reply = self._for_client(scope["headers"], reply)
         if self.journal is not None:  # before sending: whoever got the answer finds the entry

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from app.cache import CacheKey, Clock, Entry, MemoryStorage, bearer_token
 from app.encoding import gzip_of
 from app.fixtures import etag_of
+from app.history import History
 from app.policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
 from app.record import Recorder
 from app.stats import Stats
@@ -122,6 +123,7 @@ class Filler:
         self._flights: dict[CacheKey, asyncio.Task[Outcome]] = {}
         self._lookups: dict[CacheKey, asyncio.Task[Entry | None]] = {}
         self._cooldowns: dict[str, float] = {}  # fingerprint -> until (clock)
+        self.history: History | None = None  # per-second counts for the status page
 
     # --- single flight ------------------------------------------------------------
 
@@ -144,6 +146,10 @@ class Filler:
             return
         self.stats.background_refreshes += 1
         self.flight(key, headers)
+
+    def cooldowns(self) -> dict[str, float]:
+        """Fingerprint -> until (this clock) of the keys waiting out a 429 here."""
+        return dict(self._cooldowns)
 
     def cooldown_left(self, fingerprint: str, now: float) -> float:
         until = self._cooldowns.get(fingerprint)
@@ -244,12 +250,17 @@ class Filler:
         """Ask the upstream for the key's canonical query: the key is what is forwarded."""
         self.stats.upstream_requests += 1
         query = key.query
+        asked = time.perf_counter()
         try:
             answer = await self.upstream.fetch_leads(query, headers)
         except UpstreamError as error:
+            if self.history is not None:
+                self.history.upstream(time.perf_counter() - asked)
             self.stats.upstream_error(error.kind)
             log.warning("upstream: %s (key %s)", error, key.short)
             return Failed(error)
+        if self.history is not None:
+            self.history.upstream(time.perf_counter() - asked)
         now = self._clock()
         if answer.status == 200:
             await self._record(query, answer.body, headers["Authorization"])

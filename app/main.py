@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app import admin, routes
+from app import admin, routes, status_page
 from app.access import AccessLog
 from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
@@ -27,6 +27,7 @@ from app.cors import Cors
 from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
 from app.fixtures import FixtureSet, load_fixtures
+from app.history import History
 from app.journal import Journal
 from app.mock import MockService
 from app.openapi import exact_openapi
@@ -68,6 +69,7 @@ def create_app(
     json_logs = settings.log_format is LogFormat.JSON
     access = AccessLog(json_lines=json_logs) if settings.access_log is Switch.ON else None
     journal = Journal(settings.journal_size, directory=stats_dir) if settings.journal_size else None
+    history = History(stats_dir)
     service: MockService | ProxyService
     if settings.mode is Mode.MOCK and fixtures is not None:
         limit = settings.rate_limit
@@ -116,8 +118,20 @@ def create_app(
     app.state.service = service
     app.state.access = access
     app.state.journal = journal
+    app.state.history = history
+    app.state.started = time.time()
+    if isinstance(service, ProxyService):
+        service.filler.history = history
+    _routes(app, service)
+    _say_what_serves(settings, service, fixtures)
+    return app
+
+
+def _routes(app: FastAPI, service: MockService | ProxyService) -> None:
+    """The routes of the service's mode, and the errors in the API's JSON shape."""
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.include_router(status_page.router)
     if isinstance(service, ProxyService):
         app.include_router(routes.passthrough)
         app.include_router(admin.proxy_router)
@@ -126,9 +140,6 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
-
-    _say_what_serves(settings, service, fixtures)
-    return app
 
 
 def _say_what_serves(
@@ -259,6 +270,7 @@ def create_asgi(
         give_up_when_gone=settings.mode is not Mode.MOCK,
         cors=Cors.of(settings.cors_list, methods),
         journal=app.state.journal,
+        history=app.state.history if settings.mode is Mode.MOCK else None,
     )
 
 

@@ -203,6 +203,8 @@ class ProxyService:
     def _count(self, x_cache: str, status: int) -> None:
         """Count one leads answer under the label its X-Cache header shows."""
         self.stats.answered(x_cache, not_modified=status == 304)
+        if (history := self.filler.history) is not None:
+            history.answered(x_cache.lower())
 
     # --- the rest of the API ----------------------------------------------------
 
@@ -265,6 +267,15 @@ class ProxyService:
         else:
             totals["redis"] = "up" if totals["redis_up"] == totals["workers"] else "down"
         return totals
+
+    def cooling(self) -> list[dict[str, Any]]:
+        """The keys this process holds back after a 429: fingerprint and seconds left."""
+        now = self._clock()
+        return [
+            {"key": fingerprint[:8], "seconds_left": round(until - now, 1)}
+            for fingerprint, until in sorted(self.filler.cooldowns().items())
+            if until > now
+        ]
 
     def ready(self, within: float = 60.0) -> tuple[bool, str]:
         """Whether this process can serve: the upstream answered lately, or the cache can."""

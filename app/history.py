@@ -1,0 +1,121 @@
+"""The last 15 minutes, second by second, for the status page's charts.
+
+A ring of 900 slots of int64 cells, one slot a second (by wall-clock time, so
+that the workers of one server agree): the slot's second, answers by result,
+upstream requests, and upstream latencies in a histogram. Counting an answer
+is a clock read and a cell increment (the slot is cleared when its second
+comes round again). Under `--workers N` each worker's ring is a file of its own
+in the server's folder, mapped into memory like its counters (`app.stats`),
+and reading sums the workers' slots of each second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import time
+from bisect import bisect_left
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SECONDS = 900
+LABELS = ("hit", "stale", "miss", "bypass", "mock")
+BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000, 60_000)  # upper bounds; then +inf
+_UPSTREAM = 1 + len(LABELS)
+_FIRST_BUCKET = _UPSTREAM + 1
+SLOT = _FIRST_BUCKET + len(BUCKETS_MS) + 1
+SIZE = SECONDS * SLOT
+SUFFIX = ".history"
+LABEL_INDEX = {label: 1 + index for index, label in enumerate(LABELS)}
+
+
+class History:
+    """Per-second counts of one process (and, with a folder, read over all workers)."""
+
+    def __init__(self, directory: Path | None = None, *, clock: Callable[[], float] = time.time):
+        self.directory = directory
+        self._clock = clock
+        self._buffer: bytearray | mmap.mmap
+        if directory is None:
+            self._buffer = bytearray(SIZE * 8)
+        else:
+            path = directory / f"{os.getpid()}{SUFFIX}"
+            with path.open("wb+") as file:
+                file.write(bytes(SIZE * 8))
+                file.flush()
+                self._buffer = mmap.mmap(file.fileno(), SIZE * 8)
+        self.cells = memoryview(self._buffer).cast("q")
+
+    def _slot(self) -> int:
+        second = int(self._clock())
+        base = (second % SECONDS) * SLOT
+        cells = self.cells
+        if cells[base] != second:  # a new second in this slot: start it afresh
+            cells[base : base + SLOT] = memoryview(bytes(SLOT * 8)).cast("q")
+            cells[base] = second
+        return base
+
+    def answered(self, label: str) -> None:
+        """One answer: `hit`, `stale`, `miss`, `bypass` (proxy modes) or `mock`."""
+        self.cells[self._slot() + LABEL_INDEX.get(label, LABEL_INDEX["mock"])] += 1
+
+    def upstream(self, seconds: float) -> None:
+        """One upstream request, and how long it took."""
+        base = self._slot()
+        self.cells[base + _UPSTREAM] += 1
+        self.cells[base + _FIRST_BUCKET + bisect_left(BUCKETS_MS, seconds * 1000)] += 1
+
+    def last(self, seconds: int = SECONDS) -> dict[str, Any]:
+        """The last `seconds` seconds, oldest first: answers by result, upstream requests,
+        hit ratio and upstream p50/p99 (ms, a bucket's upper bound) per second."""
+        now = int(self._clock())
+        first = now - seconds + 1
+        summed = [[0] * SLOT for _ in range(seconds)]
+        for cells in self._blocks():
+            for slot in range(SECONDS):
+                base = slot * SLOT
+                second = cells[base]
+                if first <= second <= now:
+                    row = summed[second - first]
+                    for index in range(1, SLOT):
+                        row[index] += cells[base + index]
+        series: dict[str, Any] = {"from": first, "seconds": seconds}
+        for label, index in LABEL_INDEX.items():
+            series[label] = [row[index] for row in summed]
+        series["upstream"] = [row[_UPSTREAM] for row in summed]
+        series["hit_ratio"] = [_ratio(row) for row in summed]
+        series["upstream_p50_ms"] = [_quantile(row, 0.5) for row in summed]
+        series["upstream_p99_ms"] = [_quantile(row, 0.99) for row in summed]
+        return series
+
+    def _blocks(self) -> list[list[int]]:
+        if self.directory is None:
+            return [list(self.cells)]
+        found = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            with contextlib.suppress(OSError, ValueError):
+                data = path.read_bytes()
+                if len(data) == SIZE * 8:
+                    found.append(list(memoryview(data).cast("q")))
+        return found
+
+
+def _ratio(row: list[int]) -> float | None:
+    hits = row[LABEL_INDEX["hit"]] + row[LABEL_INDEX["stale"]]
+    asked = hits + row[LABEL_INDEX["miss"]]
+    return round(hits / asked, 3) if asked else None
+
+
+def _quantile(row: list[int], share: float) -> float | None:
+    counts = row[_FIRST_BUCKET:]
+    total = sum(counts)
+    if not total:
+        return None
+    wanted, seen = share * total, 0
+    for index, count in enumerate(counts):
+        seen += count
+        if seen >= wanted:
+            return float(BUCKETS_MS[index]) if index < len(BUCKETS_MS) else None
+    return None  # pragma: no cover - the loop always reaches the total
