@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from time import perf_counter
@@ -23,7 +24,7 @@ from typing import Any
 from app.access import AccessLog, json_line, uvicorn_line
 from app.cache import bearer_token
 from app.cors import Cors, origin_of, without_cors
-from app.history import History
+from app.history import MOCK, History
 from app.journal import Journal, mask_phones
 from app.recordings import key_fingerprint
 from app.reply import Headers, Incoming, LeadsService, Reply
@@ -106,26 +107,32 @@ class FastLeads:
             reply = SHUTTING_DOWN
         upstream = reply.upstream
         if self.history is not None:
-            self.history.answered("mock")
+            self.history.answered_at(started, MOCK)
         if reply.gzipped is not None or self.cors is not None:
             reply = self._for_client(scope["headers"], reply)
         if self.journal is not None:  # before sending: whoever got the answer finds the entry
-            self.journal.note(
-                method,
-                scope["path"],
-                scope["query_string"],
-                scope["headers"],
-                reply.status,
-                reply.headers,
-                perf_counter() - started,
-                upstream,
-            )
+            self._note(self.journal, scope, reply, started, upstream)
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         )
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
         if self.access is not None:
             self.access.line(_access_line(self.access, scope, reply, upstream, started))
+
+    @staticmethod
+    def _note(
+        journal: Journal, scope: Scope, reply: Reply, started: float, upstream: float | None
+    ) -> None:
+        """The journal's entry: plain values only (see app.journal.Raw)."""
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+                break
+        journal.append(
+            (started, perf_counter(), scope["method"], scope["path"], scope["query_string"],
+             authorization, reply.status, reply.headers, upstream)
+        )  # fmt: skip
 
     def _for_client(self, headers: Sequence[tuple[bytes, bytes]], reply: Reply) -> Reply:
         """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""
@@ -195,10 +202,10 @@ class FastLeads:
                 elif access is not None:
                     access.line(uvicorn_line(logged, message["status"]))
                 if journal is not None:  # a pass-through: its time is the upstream's
-                    took = perf_counter() - started
-                    status, answered = message["status"], message.get("headers", ())
-                    query, asked = scope["query_string"], scope["headers"]
-                    journal.note(scope["method"], path, query, asked, status, answered, took, took)
+                    ended = perf_counter()
+                    passed = Reply(message["status"], tuple(message.get("headers", ())))
+                    journal.note(scope, dataclasses.replace(passed, upstream=ended - started),
+                                 started, ended)  # fmt: skip
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
