@@ -313,7 +313,11 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if error.status_code == 404 and message == "Not Found":  # no route: Laravel's words
         message = f"The route {route} could not be found."
     elif error.status_code == 405 and "Allow" in headers:
+        # Every operation on the path, not only the first route that matched it (GET
+        # and DELETE of /_proxy/requests are two routes): as the document lists them.
         allowed = set(headers["Allow"].replace(" ", "").split(","))
+        operations = request.app.openapi()["paths"].get(request.url.path, {})
+        allowed |= {method.upper() for method in operations}
         if "GET" in allowed:
             allowed.add("HEAD")  # answered as GET without a body (app.asgi)
         listed = ", ".join(sorted(allowed))

@@ -112,8 +112,10 @@ def other_origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def call_from(page: Page, origin: str, folder: Path, target: Server) -> dict[str, object]:
-    (folder / "app.html").write_text(PAGE % {"url": f"{target.url}/api/user/leads"})
-    page.goto(f"{origin}/app.html")
+    # A file per target: the browser may keep an earlier page of the same name.
+    name = f"app-{target.port}.html"
+    (folder / name).write_text(PAGE % {"url": f"{target.url}/api/user/leads"})
+    page.goto(f"{origin}/{name}")
     page.wait_for_function("document.getElementById('out').textContent !== 'waiting'")
     result: dict[str, object] = json.loads(page.text_content("#out") or "{}")
     return result

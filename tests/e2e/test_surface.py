@@ -165,3 +165,10 @@ def test_head__proxy_mode_answers_the_listing_from_the_cache(
     assert head.headers["etag"] == got.headers["etag"]
     assert head.headers["content-length"] == got.headers["content-length"]
     assert upstream.count() == 1
+
+
+def test_wrong_method__allow_lists_every_route_on_the_path(server: Server) -> None:
+    got = server.client.request("PATCH", "/_proxy/requests")
+    assert got.status_code == 405
+    assert got.headers["allow"] == "DELETE, GET, HEAD"  # two routes, one path
+    assert got.json()["message"].endswith("Supported methods: DELETE, GET, HEAD.")
