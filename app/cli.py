@@ -131,18 +131,7 @@ def build_parser() -> Parser:
         "An interrupted pull goes on with --resume.",
     )
     puller.add_argument("--out", type=Path, required=True, metavar="DIR", help="fixtures folder")
-    puller.add_argument(
-        "--key-env",
-        default="SONDOS_API_KEY",
-        metavar="NAME",
-        help="env var holding the API key (default: SONDOS_API_KEY)",
-    )
-    puller.add_argument(
-        "--upstream-url",
-        default=DEFAULT_UPSTREAM,
-        metavar="URL",
-        help=f"the real API's base URL (default: {DEFAULT_UPSTREAM})",
-    )
+    _real_api_options(puller)
     puller.add_argument("--resume", action="store_true", help="go on with an interrupted pull")
     puller.add_argument(
         "--anonymize", action="store_true", help="replace personal data with consistent fakes"
@@ -168,19 +157,7 @@ def build_parser() -> Parser:
         "drifts from the documented schema and from the fixtures' shape. Exit 0: nothing "
         "breaking; 1: something breaking; 2: could not check.",
     )
-    check.add_argument(
-        "--key-env",
-        default="SONDOS_API_KEY",
-        metavar="NAME",
-        help="env var holding the API key (default: SONDOS_API_KEY); never a flag, so that "
-        "the key stays out of shell history",
-    )
-    check.add_argument(
-        "--upstream-url",
-        default=DEFAULT_UPSTREAM,
-        metavar="URL",
-        help=f"the real API's base URL (default: {DEFAULT_UPSTREAM})",
-    )
+    _real_api_options(check)
     check.add_argument("--query", default="", help="query string to send, e.g. status=completed")
     check.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
     check.add_argument(
@@ -200,6 +177,23 @@ def build_parser() -> Parser:
     )
     check.add_argument("--format", choices=["table", "json"], default="table")
     return parser
+
+
+def _real_api_options(command: argparse.ArgumentParser) -> None:
+    """--key-env and --upstream-url, for the commands that call the real API."""
+    command.add_argument(
+        "--key-env",
+        default="SONDOS_API_KEY",
+        metavar="NAME",
+        help="env var holding the API key (default: SONDOS_API_KEY); never a flag, so that "
+        "the key stays out of shell history",
+    )
+    command.add_argument(
+        "--upstream-url",
+        default=DEFAULT_UPSTREAM,
+        metavar="URL",
+        help=f"the real API's base URL (default: {DEFAULT_UPSTREAM})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

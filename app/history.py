@@ -11,14 +11,13 @@ and reading sums the workers' slots of each second.
 
 from __future__ import annotations
 
-import contextlib
-import mmap
-import os
 import time
 from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from app.stats import cell_block, worker_blocks
 
 SECONDS = 900
 LABELS = ("hit", "stale", "miss", "bypass", "mock")
@@ -38,15 +37,7 @@ class History:
     def __init__(self, directory: Path | None = None, *, clock: Callable[[], float] = time.time):
         self.directory = directory
         self._clock = clock
-        self._buffer: bytearray | mmap.mmap
-        if directory is None:
-            self._buffer = bytearray(SIZE * 8)
-        else:
-            path = directory / f"{os.getpid()}{SUFFIX}"
-            with path.open("wb+") as file:
-                file.write(bytes(SIZE * 8))
-                file.flush()
-                self._buffer = mmap.mmap(file.fileno(), SIZE * 8)
+        self._buffer = cell_block(directory, SIZE, SUFFIX)
         self.cells = memoryview(self._buffer).cast("q")
         self._wall_offset = clock() - time.perf_counter()  # perf_counter() -> wall clock
         self._second, self._base = -1, 0  # the slot answers go to now
@@ -104,13 +95,7 @@ class History:
     def _blocks(self) -> list[list[int]]:
         if self.directory is None:
             return [list(self.cells)]
-        found = []
-        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
-            with contextlib.suppress(OSError, ValueError):
-                data = path.read_bytes()
-                if len(data) == SIZE * 8:
-                    found.append(list(memoryview(data).cast("q")))
-        return found
+        return [cells for _, cells in worker_blocks(self.directory, SIZE, SUFFIX)]
 
 
 def _ratio(row: list[int]) -> float | None:

@@ -83,15 +83,7 @@ class Stats:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory
-        self._buffer: bytearray | mmap.mmap
-        if directory is None:
-            self._buffer = bytearray(SIZE * 8)
-        else:
-            path = directory / f"{os.getpid()}{SUFFIX}"
-            with path.open("wb+") as file:
-                file.write(bytes(SIZE * 8))
-                file.flush()
-                self._buffer = mmap.mmap(file.fileno(), SIZE * 8)
+        self._buffer = cell_block(directory, SIZE, SUFFIX)
         self.cells = memoryview(self._buffer).cast("q")
 
     def answered(self, x_cache: str, *, not_modified: bool = False) -> None:
@@ -142,15 +134,31 @@ BY_LABEL = {
 }
 
 
-def _blocks(directory: Path) -> list[tuple[bool, list[int]]]:
-    """(alive, cells) of every worker's file."""
+def cell_block(directory: Path | None, size: int, suffix: str) -> bytearray | mmap.mmap:
+    """`size` int64 cells of zeros: in memory, or in a file of this process's in
+    `directory` (named by its pid, ending in `suffix`), mapped into memory."""
+    if directory is None:
+        return bytearray(size * 8)
+    path = directory / f"{os.getpid()}{suffix}"
+    with path.open("wb+") as file:
+        file.write(bytes(size * 8))
+        file.flush()
+        return mmap.mmap(file.fileno(), size * 8)
+
+
+def worker_blocks(directory: Path, size: int, suffix: str) -> list[tuple[bool, list[int]]]:
+    """(alive, cells) of every worker's file of `size` cells ending in `suffix`."""
     found = []
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
+    for path in sorted(directory.glob(f"*{suffix}")):
         with contextlib.suppress(OSError, ValueError):
             data = path.read_bytes()
-            if len(data) == SIZE * 8:
+            if len(data) == size * 8:
                 found.append((_alive(int(path.stem)), list(memoryview(data).cast("q"))))
     return found
+
+
+def _blocks(directory: Path) -> list[tuple[bool, list[int]]]:
+    return worker_blocks(directory, SIZE, SUFFIX)
 
 
 def _alive(pid: int) -> bool:
