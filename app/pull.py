@@ -117,12 +117,7 @@ class Pull:
                     "/user/leads", params={"per_page": PER_PAGE, "page": page}
                 )
             except httpx.HTTPError as error:
-                failures += 1
-                if failures > RETRIES:
-                    raise PullError(
-                        f"page {page}: {type(error).__name__}, {RETRIES} retries"
-                    ) from None
-                self.sleep(min(2.0**failures, 30.0))
+                failures = self._again(failures, f"page {page}: {type(error).__name__}")
                 continue
             if response.status_code == 429:
                 wait = retry_after_seconds(response.headers.get("retry-after"), wall=self.wall())

@@ -81,3 +81,47 @@ def test_progress__eta_from_the_pages_done() -> None:
     progress = Progress(pages=2, last_page=10, started=0.0)
     assert progress.eta(4.0) == pytest.approx(16.0)
     assert Progress().eta(1.0) is None
+
+
+@pytest.mark.parametrize(
+    ("answers", "says"),
+    [
+        ([httpx.Response(503)] * 6, "503, after 5 retries"),
+        ([httpx.Response(200, content=b"<html>")], "not JSON"),
+        ([httpx.Response(200, json={"data": 7})], "neither a list nor a paginator"),
+        ([httpx.Response(404)], "answered 404"),
+        ([httpx.Response(200, json=[{"id": "not a lead"}])], "does not validate"),
+    ],
+    ids=["5xx-forever", "not-json", "not-a-listing", "404", "invalid-leads"],
+)
+def test_pull__what_cannot_be_pulled_is_said(
+    tmp_path: Path, answers: list[httpx.Response], says: str
+) -> None:
+    puller, _ = walk(tmp_path, Upstream(*answers))
+    with pytest.raises(PullError, match=says):
+        puller.run(resume=False)
+    assert not (tmp_path / "leads" / "default.json").exists()
+
+
+def test_pull__a_dropped_connection_is_tried_again(tmp_path: Path) -> None:
+    calls = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ConnectError("reset")
+        return httpx.Response(200, json=[lead(1)])
+
+    puller, waits = walk(tmp_path, flaky)  # type: ignore[arg-type]
+    assert puller.run(resume=False).exists()
+    assert waits == [1.0]
+
+
+def test_pull__a_resume_with_another_key_is_refused(tmp_path: Path) -> None:
+    puller, _ = walk(tmp_path, Upstream(httpx.Response(401)))
+    with pytest.raises(PullError):
+        puller.run(resume=False)
+    client = httpx.Client(base_url="http://up/api", transport=httpx.MockTransport(Upstream()))
+    other = Pull(client, out=tmp_path, key="another key")
+    with pytest.raises(PullError, match="another key"):
+        other.run(resume=True)
