@@ -1,18 +1,22 @@
 """Hit paths of today's code against another revision's, in one interleaved run.
 
     uv run python -m bench.revisions --against 2ce3022 [--seconds 3] [--rounds 4]
+        [--mode proxy|mock] [--also "--journal-size 0"]...
 
 Checks REV out into `.cache/bench-rev/<rev>` (a git worktree with its own
 locked venv, made once), starts proxy mode (a fresh hit) and mock mode (the
 default listing) from both on 20 generated leads, and prints each mode's
-requests/s and CPU per request, today's over REV's.
+requests/s and CPU per request, today's over REV's. `--also FLAGS` adds a
+server of today's code started with those flags, for each one given.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -45,7 +49,14 @@ def checkout(revision: str) -> Path:
     return folder
 
 
-def measure(then: Path, work: Path, seconds: int, rounds: int) -> dict[str, Run]:
+def measure(
+    then: Path,
+    work: Path,
+    seconds: int,
+    rounds: int,
+    modes: Sequence[str] = MODES,
+    also: Sequence[str] = (),
+) -> dict[str, Run]:
     fixtures = generate_fixture(20, work / "fx")
     body = fixtures / "leads" / "default.json"
     targets: list[tuple[str, str, int]] = []
@@ -54,13 +65,14 @@ def measure(then: Path, work: Path, seconds: int, rounds: int) -> dict[str, Run]
         stack.enter_context(
             serving(raw_command(up, access_log=False), up, clean_env(BENCH_BODY=str(body)))
         )
-        for label, root in (("then", then), ("now", ROOT)):
-            for mode in MODES:
+        runs = [("then", then, ""), ("now", ROOT, ""), *((f"now {f}", ROOT, f) for f in also)]
+        for label, root, flags in runs:
+            for mode in modes:
                 port = free_port()
                 command = [str(root / ".venv" / "bin" / "leads-proxy"), "serve", "--mode", mode,
                            "--port", str(port), "--fixtures", str(fixtures), "--access-log",
                            "off", "--upstream-url", f"http://127.0.0.1:{up}/api", "--ttl",
-                           "3600"]  # fmt: skip
+                           "3600", *shlex.split(flags)]  # fmt: skip
                 pid = stack.enter_context(serving(command, port, clean_env()))
                 url = f"http://127.0.0.1:{port}/api/user/leads"
                 httpx.get(url, headers=dict([AUTH.split(": ")])).raise_for_status()
@@ -73,18 +85,23 @@ def main() -> None:
     parser.add_argument("--against", required=True, metavar="REV")
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--mode", choices=MODES, action="append", help="default: both")
+    parser.add_argument("--also", action="append", default=[], metavar="FLAGS")
     args = parser.parse_args()
+    modes = args.mode or MODES
     then = checkout(args.against)
     load_from_cpu_1()
     with tempfile.TemporaryDirectory() as tmp:
-        results = measure(then, Path(tmp), args.seconds, args.rounds)
+        results = measure(then, Path(tmp), args.seconds, args.rounds, modes=modes, also=args.also)
     title = f"{args.against} (then) vs now, {args.rounds} rounds x {args.seconds}s, wrk -c16"
-    print_table(title, results, reference="proxy, then")
+    print_table(title, results, reference=f"{modes[0]}, then")
     print()
-    for mode in MODES:
-        old, new = results[f"{mode}, then"], results[f"{mode}, now"]
-        print(f"{mode}: now {new.rps / old.rps:.2f}x the req/s of then, "
-              f"{new.cpu_us / old.cpu_us:.2f}x its CPU per request")  # fmt: skip
+    for mode in modes:
+        old = results[f"{mode}, then"]
+        for label in ["now", *(f"now {flags}" for flags in args.also)]:
+            new = results[f"{mode}, {label}"]
+            print(f"{mode}, {label}: {new.rps / old.rps:.2f}x the req/s of then, "
+                  f"{new.cpu_us / old.cpu_us:.2f}x its CPU per request")  # fmt: skip
 
 
 if __name__ == "__main__":
