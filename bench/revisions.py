@@ -54,6 +54,7 @@ def measure(
     work: Path,
     seconds: int,
     rounds: int,
+    *,
     modes: Sequence[str] = MODES,
     also: Sequence[str] = (),
 ) -> dict[str, Run]:
