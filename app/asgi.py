@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from time import perf_counter
@@ -111,28 +110,14 @@ class FastLeads:
         if reply.gzipped is not None or self.cors is not None:
             reply = self._for_client(scope["headers"], reply)
         if self.journal is not None:  # before sending: whoever got the answer finds the entry
-            self._note(self.journal, scope, reply, started, upstream)
+            took = perf_counter() - started
+            self.journal.note(scope, reply.status, reply.headers, started, took, upstream)
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         )
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
         if self.access is not None:
             self.access.line(_access_line(self.access, scope, reply, upstream, started))
-
-    @staticmethod
-    def _note(
-        journal: Journal, scope: Scope, reply: Reply, started: float, upstream: float | None
-    ) -> None:
-        """The journal's entry: plain values only (see app.journal.Raw)."""
-        authorization = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-                break
-        journal.append(
-            (started, perf_counter(), scope["method"], scope["path"], scope["query_string"],
-             authorization, reply.status, reply.headers, upstream)
-        )  # fmt: skip
 
     def _for_client(self, headers: Sequence[tuple[bytes, bytes]], reply: Reply) -> Reply:
         """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""
@@ -202,10 +187,9 @@ class FastLeads:
                 elif access is not None:
                     access.line(uvicorn_line(logged, message["status"]))
                 if journal is not None:  # a pass-through: its time is the upstream's
-                    ended = perf_counter()
-                    passed = Reply(message["status"], tuple(message.get("headers", ())))
-                    journal.note(scope, dataclasses.replace(passed, upstream=ended - started),
-                                 started, ended)  # fmt: skip
+                    status, answered = message["status"], tuple(message.get("headers", ()))
+                    took = perf_counter() - started  # a pass-through: all of it upstream
+                    journal.note(scope, status, answered, started, took, took)
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
@@ -265,7 +249,10 @@ def _json_line(
 
 
 def header_of(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
-    return next((value for name, value in headers if name == wanted), None)
+    for name, value in headers:
+        if name == wanted:
+            return value
+    return None
 
 
 async def _disconnect(receive: Receive) -> None:

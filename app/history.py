@@ -29,6 +29,7 @@ SIZE = SECONDS * SLOT
 SUFFIX = ".history"
 LABEL_INDEX = {label: 1 + index for index, label in enumerate(LABELS)}
 MOCK = LABEL_INDEX["mock"]
+BY_X_CACHE = {label.upper(): index for label, index in LABEL_INDEX.items()}
 
 
 class History:
@@ -43,31 +44,30 @@ class History:
         self._second, self._base = -1, 0  # the slot answers go to now
 
     def answered_at(self, started: float, index: int) -> None:
-        """One answer, `started` being a perf_counter() reading: the hot path's way."""
-        second = int(started + self._wall_offset)
-        if second != self._second:
-            self._base, self._second = self._slot(second), second
-        self.cells[self._base + index] += 1
+        """One answer (`index`: MOCK or a BY_X_CACHE value), `started` a perf_counter()."""
+        self.cells[self._base_at(int(started + self._wall_offset)) + index] += 1
 
-    def _slot(self, second: int | None = None) -> int:
-        if second is None:
-            second = int(self._clock())
-        base = (second % SECONDS) * SLOT
-        cells = self.cells
-        if cells[base] != second:  # a new second in this slot: start it afresh
-            cells[base : base + SLOT] = memoryview(bytes(SLOT * 8)).cast("q")
-            cells[base] = second
-        return base
-
-    def answered(self, label: str) -> None:
-        """One answer: `hit`, `stale`, `miss`, `bypass` (proxy modes) or `mock`."""
-        self.cells[self._slot() + LABEL_INDEX.get(label, LABEL_INDEX["mock"])] += 1
+    def answered(self, x_cache: str) -> None:
+        """One answer of the proxy modes, by its X-Cache label (HIT, STALE, MISS, BYPASS)."""
+        index = BY_X_CACHE.get(x_cache, MOCK)
+        self.cells[self._base_at(int(self._clock())) + index] += 1
 
     def upstream(self, seconds: float) -> None:
         """One upstream request, and how long it took."""
-        base = self._slot()
+        base = self._base_at(int(self._clock()))
         self.cells[base + _UPSTREAM] += 1
         self.cells[base + _FIRST_BUCKET + bisect_left(BUCKETS_MS, seconds * 1000)] += 1
+
+    def _base_at(self, second: int) -> int:
+        """Where this second's cells start; a slot that held an older second starts afresh."""
+        if second != self._second:
+            base = (second % SECONDS) * SLOT
+            cells = self.cells
+            if cells[base] != second:
+                cells[base : base + SLOT] = memoryview(bytes(SLOT * 8)).cast("q")
+                cells[base] = second
+            self._base, self._second = base, second
+        return self._base
 
     def last(self, seconds: int = SECONDS) -> dict[str, Any]:
         """The last `seconds` seconds, oldest first: answers by result, upstream requests,

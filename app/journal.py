@@ -29,7 +29,6 @@ from urllib.parse import parse_qsl, urlencode
 from app.cache import bearer_token
 from app.fixtures import write_atomically
 from app.recordings import key_fingerprint
-from app.reply import Reply
 
 DEFAULT_SIZE = 1000
 WRITE_EVERY = 0.5  # seconds, under --workers
@@ -39,7 +38,7 @@ _PHONE = re.compile(r"(\+?)(\d[\d ().-]{4,}\d)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MIN_DIGITS = 7  # the shortest phone numbers (E.164 has 7 to 15)
 Headers = Sequence[tuple[bytes, bytes]]
-# (started, ended, method, path, query, Authorization, status, reply headers, upstream
+# (started, took, method, path, query, Authorization, status, reply headers, upstream
 # seconds): plain values only, never the request's dicts and lists, so that the
 # collector soon stops looking at them (kept alive for a thousand requests, the
 # scopes themselves cost 8% of a hit).
@@ -87,25 +86,32 @@ class Journal:
         self.directory = directory
         self._clock = clock
         self._raw: deque[Raw] = deque(maxlen=size)
-        self.append = self._raw.append  # the hot path's one call
         # perf_counter() readings become wall-clock times when read: one clock read less.
         self._wall_offset = clock() - time.perf_counter()
         self._fingerprints: dict[bytes, str] = {}
         self._pid = os.getpid()
         self._written: Raw | None = None  # the newest entry the worker's file holds
 
-    def note(self, scope: Scope, reply: Reply, started: float, ended: float) -> None:
-        """One answered request, from its ASGI scope and reply; `started` and `ended` are
-        perf_counter() readings. The ASGI layer builds the entry itself (see `Raw`)."""
+    def note(  # noqa: PLR0917 - one call per request, from the ASGI layer
+        self,
+        scope: Scope,
+        status: int,
+        answered: Headers,
+        started: float,
+        took: float,
+        upstream: float | None = None,
+    ) -> None:
+        """One answered request, from its ASGI scope, status and reply headers; `started`
+        is a perf_counter() reading, `took` and `upstream` seconds. Plain values only
+        are kept."""
         authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
                 break
-        method, path, query = scope["method"], scope["path"], scope["query_string"]
-        self.append(
-            (started, ended, method, path, query, authorization, reply.status, reply.headers,
-             reply.upstream)
+        self._raw.append(
+            (started, took, scope["method"], scope["path"], scope["query_string"],
+             authorization, status, answered, upstream)
         )  # fmt: skip
 
     def entries(
@@ -159,8 +165,7 @@ class Journal:
                 path.unlink()
 
     def _shown(self, raw: Raw) -> dict[str, Any]:
-        started, ended, method, path, query, authorization, status, answered, upstream = raw
-        took = ended - started
+        started, took, method, path, query, authorization, status, answered, upstream = raw
         at = started + self._wall_offset
         found = {
             name.decode(): value.decode("latin-1") for name, value in answered if name in _SHOWN

@@ -114,10 +114,10 @@ class MockService:
         ready, authorization, if_none_match = found
         if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED
-        if self.throttle is not None:
-            return self._metered(authorization, lambda: self._hot(ready, query, if_none_match))
         if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
-            return ready.not_modified() if query else self._default_304
+            ready = ready.not_modified() if query else self._default_304
+        if self.throttle is not None:
+            return self._metered(authorization, lambda: ready)
         return ready
 
     def _ready_for(
@@ -141,11 +141,6 @@ class MockService:
                 return None
         answered = self._answered.get((query, host))
         return None if answered is None else (answered, authorization, if_none_match)
-
-    def _hot(self, ready: Reply, query: bytes, if_none_match: bytes | None) -> Reply:
-        if if_none_match is not None and etag_matches(if_none_match, ready.etag or b""):
-            return ready.not_modified() if query else self._default_304
-        return ready
 
     def _metered(self, authorization: bytes | None, answer: Callable[[], Reply]) -> Reply:
         """The answer as the rate limit lets it through: with its headers, or the 429."""

@@ -204,7 +204,7 @@ class ProxyService:
         """Count one leads answer under the label its X-Cache header shows."""
         self.stats.answered(x_cache, not_modified=status == 304)
         if (history := self.filler.history) is not None:
-            history.answered(x_cache.lower())
+            history.answered(x_cache)
 
     # --- the rest of the API ----------------------------------------------------
 

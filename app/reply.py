@@ -60,8 +60,6 @@ class Reply:
     def for_client(self, accept_encoding: bytes | None) -> Reply:
         """The form the client's Accept-Encoding prefers."""
         if self.gzipped is not None and prefers_gzip(accept_encoding):
-            if self.upstream is not None:
-                return Reply(*_fields(self.gzipped), upstream=self.upstream)
             return self.gzipped
         return self
 
@@ -74,10 +72,6 @@ class Reply:
     @property
     def etag(self) -> bytes | None:
         return next((value for name, value in self.headers if name == b"etag"), None)
-
-
-def _fields(reply: Reply) -> tuple[int, Headers, bytes, float, Reply | None]:
-    return reply.status, reply.headers, reply.body, reply.delay, reply.gzipped
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from tests.fakes import Clock
 def test_history__counts_by_second_and_forgets_after_fifteen_minutes() -> None:
     clock = Clock(now=1_800_000_000.0)
     history = History(clock=clock)
-    history.answered("hit")
-    history.answered("hit")
-    history.answered("miss")
+    history.answered("HIT")
+    history.answered("HIT")
+    history.answered("MISS")
     history.upstream(0.040)
     clock.now += 1
-    history.answered("stale")
+    history.answered("STALE")
     history.upstream(0.300)
     last = history.last(5)
     assert last["hit"] == [0, 0, 0, 2, 0]
@@ -28,7 +28,7 @@ def test_history__counts_by_second_and_forgets_after_fifteen_minutes() -> None:
     assert last["upstream_p50_ms"][-2:] == [50.0, 500.0]  # bucket upper bounds
     assert last["hit_ratio"][0] is None  # nothing asked: no ratio
     clock.now += SECONDS  # the same slot, a new second: the old counts are gone
-    history.answered("miss")
+    history.answered("MISS")
     assert sum(history.last()["hit"]) == 0
     assert sum(history.last()["miss"]) == 1
 
@@ -44,7 +44,7 @@ def test_history__the_hot_path_way_counts_in_the_same_slots() -> None:
 def test_history__workers_files_are_summed(tmp_path: Path) -> None:
     clock = Clock(now=1_800_000_000.0)
     one = History(tmp_path, clock=clock)
-    one.answered("hit")
+    one.answered("HIT")
     # A second worker's file, as another process would leave it.
     other = tmp_path / f"{99_999_999}.history"
     other.write_bytes(bytes(one.cells))

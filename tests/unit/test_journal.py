@@ -9,7 +9,6 @@ import pytest
 
 from app.journal import Journal, mask_phones
 from app.recordings import key_fingerprint
-from app.reply import Reply
 from tests.fakes import Clock
 
 AUTH = ((b"authorization", b"Bearer 1|journal-secret-key"),)
@@ -37,7 +36,7 @@ def test_journal__bounded_newest_first_with_fields_worked_out_on_reading() -> No
         answered = ((b"x-mock-source", b"emulated"), (b"preference-applied", b"example=empty"))
         query = b"phone_number=%2B971501234567&n=" + str(n).encode()
         scope = {"method": "GET", "path": "/api/user/leads", "query_string": query, "headers": AUTH}
-        journal.note(scope, Reply(200, answered), began + n, began + n + 0.0021)
+        journal.note(scope, 200, answered, began + n, 0.0021)
     entries = journal.entries()
     assert [entry["query"][-3:] for entry in entries] == ["n=4", "n=3", "n=2"]
     first = entries[0]
@@ -56,10 +55,10 @@ def test_journal__filters_and_clear(tmp_path: Path) -> None:
     hit = ((b"x-cache", b"HIT"),)
     now = time.perf_counter()
     listing = {"method": "GET", "path": "/api/user/leads", "query_string": b"", "headers": AUTH}
-    journal.note(listing, Reply(200, hit), now, now + 0.001)
-    journal.note({**listing, "headers": []}, Reply(401, ()), now, now + 0.001)
+    journal.note(listing, 200, hit, now, 0.001)
+    journal.note({**listing, "headers": []}, 401, (), now, 0.001)
     post = {**listing, "method": "POST", "path": "/api/user/leads/7"}
-    journal.note(post, Reply(200, (), upstream=0.01), now, now + 0.01)
+    journal.note(post, 200, (), now, 0.01, 0.01)
     assert [e["status"] for e in journal.entries(cache="hit")] == [200]
     assert len(journal.entries(status=401)) == 1
     assert len(journal.entries(path="/api/user/leads/7")) == 1
