@@ -24,8 +24,9 @@ from app.commands import (
     pull,
     validate,
 )
-from app.config import DEFAULT_UPSTREAM, GROUPS, LogFormat, LogLevel, Mode, Settings
+from app.config import DEFAULT_UPSTREAM, GROUPS, Settings
 from app.fixtures import FixtureError, load_fixtures
+from app.setting_values import LogFormat, LogLevel, Mode
 from app.settings_text import (
     SettingsError,
     choices,

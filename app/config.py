@@ -7,15 +7,24 @@ or from a default, in that order of precedence.
 
 from __future__ import annotations
 
-import enum
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.setting_values import (
+    Fallback,
+    LogFormat,
+    LogLevel,
+    Mode,
+    ReplayMode,
+    Switch,
+    origin_list,
+    per_minute,
+    redis_url,
+)
 
 ENV_PREFIX = "LEADS_PROXY_"
 DEFAULT_UPSTREAM = "https://app.sondos-ai.com/api"
@@ -25,49 +34,6 @@ CACHE_URL_ALONE = (
     "the same secret of at least 16 characters on every process sharing the cache "
     "(for example from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
 )
-
-
-class Mode(enum.StrEnum):
-    """How leads-proxy answers the leads listing."""
-
-    MOCK = "mock"
-    PROXY = "proxy"
-    RECORD = "record"
-
-
-class Switch(enum.StrEnum):
-    """An on/off setting, spelled the way the README spells it."""
-
-    ON = "on"
-    OFF = "off"
-
-
-class Fallback(enum.StrEnum):
-    """What proxy mode answers when the upstream fails and nothing is cached."""
-
-    NONE = "none"
-    FIXTURES = "fixtures"
-
-
-class ReplayMode(enum.StrEnum):
-    """Mock mode: which answers come from recordings."""
-
-    AUTO = "auto"  # recorded requests from their recording, the rest emulated
-    RECORDED = "recorded"  # recordings only: anything else is a 404
-    EMULATED = "emulated"  # recordings ignored
-
-
-class LogFormat(enum.StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-class LogLevel(enum.StrEnum):
-    CRITICAL = "critical"
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-    DEBUG = "debug"
 
 
 def bundled_fixtures_dir() -> Path:
@@ -313,36 +279,19 @@ class Settings(BaseSettings):
     @field_validator("cache_url")
     @classmethod
     def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is None:
-            return None
-        if not _is_redis_url(url.get_secret_value()):
-            raise ValueError("not a Redis URL")
-        if problem := _redis_options_problem(url.get_secret_value()):
-            raise ValueError(BAD_OPTION + problem)
+        if url is not None:
+            redis_url(url.get_secret_value())
         return url
 
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        origins = [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
-        if origins == ["none"]:
-            return "none"
-        for origin in origins:
-            if origin != "*" and not _ORIGIN.fullmatch(origin):
-                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
-        return ",".join(origins) or "none"
+        return origin_list(value)
 
     @field_validator("mock_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str | None) -> str | None:
-        if value is None or value.strip() in {"off", "0"}:
-            return None
-        match = _PER_MINUTE.fullmatch(value.strip())
-        if match is None or int(match[1]) < 1:
-            raise ValueError("not N/minute")
-        return f"{int(match[1])}/minute"
+        return per_minute(value)
 
     @model_validator(mode="after")
     def _secret_with_cache(self) -> Settings:
@@ -372,41 +321,3 @@ class Settings(BaseSettings):
     def rate_limit(self) -> int | None:
         """Mock mode's requests a minute per key, or None."""
         return None if self.mock_rate_limit is None else int(self.mock_rate_limit.split("/")[0])
-
-
-def _is_redis_url(url: str) -> bool:
-    """redis://[user:password@]host[:port][/db], rediss://..., or unix:///path[?db=n]."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises on a port that is not a number
-    except ValueError:
-        return False
-    if parts.scheme == "unix":
-        return bool(parts.path)
-    db = parts.path.lstrip("/")
-    return (
-        parts.scheme in {"redis", "rediss"}
-        and bool(parts.hostname)
-        and (port is None or port > 0)
-        and (not db or db.isdigit())
-    )
-
-
-BAD_OPTION = "bad option: "
-_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#,]+")
-_PER_MINUTE = re.compile(r"(\d{1,9})\s*(?:/\s*(?:minute|min|m))?")
-
-
-def _redis_options_problem(url: str) -> str | None:
-    """What is wrong with the URL's options (`?socket_timeout=abc`, `?bogus=1`), if anything."""
-    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url  # noqa: PLC0415
-
-    try:
-        options = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError as error:
-        return str(error).rstrip(".")
-    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
-    unknown = sorted(set(options) - known - set(URL_QUERY_ARGUMENT_PARSERS))
-    if unknown:
-        return f"unknown option {unknown[0]!r} in connection URL"
-    return None

@@ -22,7 +22,7 @@ from app import admin, routes, status_page
 from app.access import AccessLog
 from app.asgi import FastLeads
 from app.cache import KeyMaker, MemoryStorage
-from app.config import LogFormat, Mode, ReplayMode, Settings, Switch
+from app.config import Settings
 from app.cors import Cors
 from app.docs import add_docs
 from app.filling import Filler, ProxyConfig
@@ -35,6 +35,7 @@ from app.pacing import Pacer, SharedPacer
 from app.proxy import ProxyService
 from app.record import Recorder
 from app.replay import Replay
+from app.setting_values import LogFormat, Mode, ReplayMode, Switch
 from app.shared import Shared
 from app.stats import Stats
 from app.throttle import Throttle

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.config import BAD_OPTION, ENV_PREFIX, SECRETS, Settings
+from app.config import ENV_PREFIX, SECRETS, Settings
+from app.setting_values import BAD_OPTION
 
 
 class SettingsError(ValueError):

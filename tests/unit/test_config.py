@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser
-from app.config import Mode, Settings, Switch, bundled_fixtures_dir
+from app.config import Settings, bundled_fixtures_dir
+from app.setting_values import Mode, Switch
 from app.settings_text import SettingsError, load_settings
 
 

@@ -1,0 +1,124 @@
+"""The values settings take: the choices (modes, switches, formats), and readers for
+the settings whose type alone cannot say what is good: a Redis URL and its options,
+a list of browser origins, a rate a minute. Each reader returns the value in its
+one spelling, or raises ValueError with what is wrong (never the value itself
+where it may hold a secret)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from urllib.parse import urlsplit
+
+
+class Mode(enum.StrEnum):
+    """How leads-proxy answers the leads listing."""
+
+    MOCK = "mock"
+    PROXY = "proxy"
+    RECORD = "record"
+
+
+class Switch(enum.StrEnum):
+    """An on/off setting, spelled the way the README spells it."""
+
+    ON = "on"
+    OFF = "off"
+
+
+class Fallback(enum.StrEnum):
+    """What proxy mode answers when the upstream fails and nothing is cached."""
+
+    NONE = "none"
+    FIXTURES = "fixtures"
+
+
+class ReplayMode(enum.StrEnum):
+    """Mock mode: which answers come from recordings."""
+
+    AUTO = "auto"  # recorded requests from their recording, the rest emulated
+    RECORDED = "recorded"  # recordings only: anything else is a 404
+    EMULATED = "emulated"  # recordings ignored
+
+
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogLevel(enum.StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+BAD_OPTION = "bad option: "
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#,]+")
+_PER_MINUTE = re.compile(r"(\d{1,9})\s*(?:/\s*(?:minute|min|m))?")
+
+
+def redis_url(url: str) -> str:
+    """`url` if it is a Redis URL whose options redis-py reads."""
+    if not _is_redis_url(url):
+        raise ValueError("not a Redis URL")
+    if problem := _redis_options_problem(url):
+        raise ValueError(BAD_OPTION + problem)
+    return url
+
+
+def origin_list(value: str | None) -> str | None:
+    """`--cors-origins`: origins joined by commas, `*`, or `none`."""
+    if value is None:
+        return None
+    origins = [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+    if origins == ["none"]:
+        return "none"
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+    return ",".join(origins) or "none"
+
+
+def per_minute(value: str | None) -> str | None:
+    """`--mock-rate-limit`: `N/minute` (None for off)."""
+    if value is None or value.strip() in {"off", "0"}:
+        return None
+    match = _PER_MINUTE.fullmatch(value.strip())
+    if match is None or int(match[1]) < 1:
+        raise ValueError("not N/minute")
+    return f"{int(match[1])}/minute"
+
+
+def _is_redis_url(url: str) -> bool:
+    """redis://[user:password@]host[:port][/db], rediss://..., or unix:///path[?db=n]."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    db = parts.path.lstrip("/")
+    return (
+        parts.scheme in {"redis", "rediss"}
+        and bool(parts.hostname)
+        and (port is None or port > 0)
+        and (not db or db.isdigit())
+    )
+
+
+def _redis_options_problem(url: str) -> str | None:
+    """What is wrong with the URL's options (`?socket_timeout=abc`, `?bogus=1`), if anything."""
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url  # noqa: PLC0415
+
+    try:
+        options = parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as error:
+        return str(error).rstrip(".")
+    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
+    unknown = sorted(set(options) - known - set(URL_QUERY_ARGUMENT_PARSERS))
+    if unknown:
+        return f"unknown option {unknown[0]!r} in connection URL"
+    return None
