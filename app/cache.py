@@ -29,7 +29,7 @@ from urllib.parse import unquote_to_bytes
 
 from cachetools import LRUCache
 
-from app.encoding import VARY, gzip_etag
+from app.encoding import VARY, gzip_headers
 
 Headers = tuple[tuple[bytes, bytes], ...]
 Clock = Callable[[], float]
@@ -83,25 +83,18 @@ class Entry:
         gzipped: bytes | None = None,
     ) -> Entry:
         """An entry with the headers a hit sends, in each form, computed once."""
-        vary = (VARY,) if gzipped is not None else ()
+        headers: Headers = (
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"etag", etag),
+        )
+        if gzipped is not None:
+            headers = (*headers, VARY)
         return cls(
             body=body,
-            headers=(
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"etag", etag),
-                *vary,
-            ),
+            headers=headers,
             gzipped=gzipped,
-            gzip_headers=(
-                (b"content-type", content_type),
-                (b"content-length", str(len(gzipped)).encode()),
-                (b"etag", gzip_etag(etag)),
-                (b"content-encoding", b"gzip"),
-                VARY,
-            )
-            if gzipped is not None
-            else (),
+            gzip_headers=gzip_headers(headers, len(gzipped)) if gzipped is not None else (),
             etag=etag,
             stored_at=stored_at,
             fresh_until=fresh_until,

@@ -34,6 +34,22 @@ def gzip_etag(etag: bytes) -> bytes:
     return etag[:-1] + SUFFIX
 
 
+def gzip_headers(
+    identity: tuple[tuple[bytes, bytes], ...], size: int
+) -> tuple[tuple[bytes, bytes], ...]:
+    """The gzip form's headers from the identity form's: its length, its ETag, its
+    coding, and `Vary: Accept-Encoding`."""
+    headers = []
+    for name, value in identity:
+        if name == b"content-length":
+            headers.append((name, str(size).encode()))
+        elif name == b"etag":
+            headers.append((name, gzip_etag(value)))
+        elif name != b"vary":
+            headers.append((name, value))
+    return (*headers, (b"content-encoding", b"gzip"), VARY)
+
+
 def same_data(tag: bytes) -> bytes:
     """A tag with its `-gzip` mark removed: both forms of one body compare equal."""
     return tag[: -len(SUFFIX)] + b'"' if tag.endswith(SUFFIX) else tag

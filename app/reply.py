@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from app.encoding import VARY, gzip_etag, prefers_gzip, same_data
+from app.encoding import VARY, gzip_headers, prefers_gzip, same_data
 from app.fixtures import encode
 
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -49,12 +49,7 @@ class Reply:
         """This 200 offered in gzip too (when `gzipped` is not None): both forms vary."""
         if gzipped is None:
             return self
-        changed = {b"content-length": str(len(gzipped)).encode()}
-        headers = []
-        for name, value in self.headers:
-            new = gzip_etag(value) if name == b"etag" else changed.get(name, value)
-            headers.append((name, new))
-        variant = Reply(self.status, (*headers, (b"content-encoding", b"gzip"), VARY), gzipped)
+        variant = Reply(self.status, gzip_headers(self.headers, len(gzipped)), gzipped)
         return Reply(self.status, (*self.headers, VARY), self.body, self.delay, variant)
 
     def for_client(self, accept_encoding: bytes | None) -> Reply:
