@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from app.commands import (
+from .commands.fixtures import (
     MAX_GENERATE,
     PROG,
     PROGRESS_FROM,
@@ -24,19 +24,12 @@ from app.commands import (
     pull,
     validate,
 )
-from app.config import DEFAULT_UPSTREAM, GROUPS, Settings
-from app.fixtures import FixtureError, load_fixtures
-from app.setting_values import LogFormat, LogLevel, Mode
-from app.settings_text import (
-    SettingsError,
-    choices,
-    env_name,
-    extra,
-    flag_name,
-    load_settings,
-)
+from .fixtures.files import FixtureError, load_fixtures
+from .settings.declarations import DEFAULT_UPSTREAM, GROUPS, Settings
+from .settings.text import SettingsError, choices, env_name, extra, flag_name, load_settings
+from .settings.values import LogFormat, LogLevel, Mode
 
-WORKER_APP = "app.main:worker_app"
+WORKER_APP = f"{__package__}.edge.factory:worker_app"
 
 
 class Parser(argparse.ArgumentParser):
@@ -236,8 +229,8 @@ def serve(args: argparse.Namespace) -> int:
     # Imported here so that the fixtures commands start without the web stack.
     import uvicorn  # noqa: PLC0415
 
-    from app.guard import GuardedHttpTools, configure  # noqa: PLC0415
-    from app.main import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
+    from .edge.factory import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
+    from .edge.guard import GuardedHttpTools, configure  # noqa: PLC0415
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -280,7 +273,7 @@ def _log_config(level: LogLevel, *, json_lines: bool = False) -> dict[str, Any]:
     config["loggers"]["leads_proxy"] = {"handlers": ["default"], "level": level.value.upper()}
     if json_lines:
         for formatter in ("default", "access"):
-            config["formatters"][formatter] = {"()": "app.access.JsonFormatter"}
+            config["formatters"][formatter] = {"()": f"{__package__}.observe.access.JsonFormatter"}
     return config
 
 

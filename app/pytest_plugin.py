@@ -42,7 +42,8 @@ class LeadsApi:
         self.log = log
         self.url = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.url}/api"  # what the app's settings take, as for the real API
-        self._client = httpx.Client(base_url=self.url, timeout=30)
+        # Its own loopback server: never through HTTP_PROXY and the like.
+        self._client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
         self._scenario: dict[str, Any] = {}  # what PUT /_proxy/scenario last set
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
@@ -106,7 +107,8 @@ def start(fixtures: Path | None, folder: Path) -> LeadsApi:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = folder / f"leads-api-{port}.log"
-    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--access-log", "off"]
+    package = __package__ or "leads_proxy"
+    command = [sys.executable, "-m", package, "serve", "--port", str(port), "--access-log", "off"]
     if fixtures is not None:
         command += ["--fixtures", str(fixtures)]
     env = {name: value for name, value in os.environ.items() if not name.startswith("LEADS_PROXY_")}
@@ -118,7 +120,7 @@ def start(fixtures: Path | None, folder: Path) -> LeadsApi:
         if process.poll() is not None:
             raise RuntimeError(f"leads-proxy did not start:\n{log.read_text()}")
         try:
-            if httpx.get(f"{api.url}/_proxy/health", timeout=1).status_code == 200:
+            if httpx.get(f"{api.url}/_proxy/health", timeout=1, trust_env=False).status_code == 200:
                 return api
         except httpx.TransportError:
             time.sleep(0.05)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app import generate
 from bench.common import ROOT
+from leads_proxy.fixtures import generate
 
 Generator = Callable[..., list[dict[str, Any]]]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from app.generate import generate_leads
+from leads_proxy.fixtures.generate import generate_leads
 
 LEADS_PATH = "/api/user/leads"
 

@@ -8,17 +8,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
-from app.cache import CacheKey, Entry, KeyMaker, MemoryStorage
-from app.filling import Claim, Cooling, Filler, ProxyConfig, SharedLayer, Wait
-from app.proxy import ProxyService
-from app.reply import Incoming, Reply
-from app.stats import Stats
-from app.upstream import Upstream
+from leads_proxy.http.reply import Reply
+from leads_proxy.http.request import Head, Incoming
+from leads_proxy.http.service import LeadsService
+from leads_proxy.observe.stats import Stats
+from leads_proxy.proxy.cache import CacheKey, Entry, KeyMaker
+from leads_proxy.proxy.filling import Filler, ProxyConfig
+from leads_proxy.proxy.layer import Claim, Cooling, SharedLayer, Wait
+from leads_proxy.proxy.service import ProxyService
+from leads_proxy.proxy.storage import MemoryStorage
+from leads_proxy.proxy.upstream import Upstream
 
 TOKEN = b"1|unit-test-key"
 AUTH = (b"authorization", b"Bearer " + TOKEN)
@@ -165,7 +169,20 @@ def make_proxy(
 
 def get(service: ProxyService, query: bytes = b"", *headers: tuple[bytes, bytes]) -> Reply:
     """One leads request, answered on a loop of its own."""
-    return asyncio.run(service.answer(Incoming(query=query, headers=[AUTH, *headers])))
+    return asyncio.run(answer(service, Incoming(query=query, headers=[AUTH, *headers])))
+
+
+def hot_reply(
+    service: LeadsService, query: bytes = b"", headers: Sequence[tuple[bytes, bytes]] = ()
+) -> Reply | None:
+    """The hot path's reply to a GET of the listing, as the edge asks for it (None: not ready)."""
+    served = service.hot(Head.read("GET", "/api/user/leads", query, list(headers)))
+    return None if served is None else served.reply
+
+
+async def answer(service: LeadsService, incoming: Incoming) -> Reply:
+    """The full path's reply."""
+    return (await service.answer(incoming)).reply
 
 
 def body_version(reply: Reply) -> int:

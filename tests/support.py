@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from app.schema import LEADS, LeadsPage
+from leads_proxy.fixtures.schema import LEADS, LeadsPage
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "fixtures"

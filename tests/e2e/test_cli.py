@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
 from tests.support import (
     AUTH,
     BUNDLED,

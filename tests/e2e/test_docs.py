@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import build_parser
+from leads_proxy.cli import build_parser
 from tests.support import LEADS_PROXY, ROOT, clean_env
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.recordings import key_fingerprint
+from leads_proxy.http.keys import key_fingerprint
 from tests.fake_upstream import FakeUpstream
 from tests.support import Launch, clean_env, eventually
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.pytest_plugin import LeadsApi
+from leads_proxy.pytest_plugin import LeadsApi
 
 KEY = {"Authorization": "Bearer 6|fixture-app-key"}
 

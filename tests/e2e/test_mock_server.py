@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.schema import EXAMPLE_LEAD, ErrorBody
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD, ErrorBody
 from tests.support import AUTH, BUNDLED, Launch, Server, assert_valid_leads, clean_env
 
 DEFAULT: list[dict[str, Any]] = json.loads((BUNDLED / "leads" / "default.json").read_text())

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.cache import canonical_query
+from leads_proxy.http.canonical import canonical_query
 from tests.fake_upstream import FakeUpstream, key_tag
 from tests.support import BUNDLED, Launch, Server, clean_env, eventually, start_server
 

@@ -8,8 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from app.anonymize import anonymize_leads
-from app.fixtures import load_fixtures
+from leads_proxy.fixtures.anonymize import anonymize_leads
+from leads_proxy.fixtures.files import load_fixtures
 from tests.fake_upstream import LEADS_PATH, FakeUpstream
 from tests.support import LEADS_PROXY, ROOT, clean_env, eventually
 

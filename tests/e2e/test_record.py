@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from app.fixtures import load_fixtures, write_atomically
-from app.recordings import key_fingerprint
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.fixtures.files import load_fixtures
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
+from leads_proxy.http.files import write_atomically
+from leads_proxy.http.keys import key_fingerprint
 from tests.fake_upstream import FakeUpstream
 from tests.support import AUTH, LEADS_PROXY, ROOT, Launch, clean_env
 
@@ -125,7 +126,7 @@ def test_write_atomically__an_interrupted_write_leaves_the_old_file(
     def crash(_fd: int) -> None:
         raise KeyboardInterrupt  # as a crash would, after half the bytes are out
 
-    monkeypatch.setattr("app.fixtures.os.fsync", crash)
+    monkeypatch.setattr("leads_proxy.http.files.os.fsync", crash)
     with pytest.raises(KeyboardInterrupt):
         write_atomically(path, "[" + "1," * 100_000 + "1]")
     assert path.read_text() == "[]\n"

@@ -18,9 +18,9 @@ import httpx
 import pytest
 import redis
 
-from app.cache import Entry, KeyMaker
-from app.redis_format import lock_key
-from app.shared import Shared
+from leads_proxy.proxy.cache import Entry, KeyMaker
+from leads_proxy.proxy.redis.format import lock_key
+from leads_proxy.proxy.redis.shared import Shared
 from tests.fake_upstream import FakeUpstream
 from tests.redis_server import RedisServer
 from tests.support import Launch, Server, clean_env, eventually, free_port

@@ -14,7 +14,7 @@ from typing import Any
 
 import schemathesis
 
-from app.prefer import PreferError, parse_prefer
+from leads_proxy.mock.prefer import PreferError, parse_prefer
 
 BY_DESIGN = frozenset({422, 500, 503})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from app.access import AccessLog, uvicorn_line
+from leads_proxy.observe.access import AccessLog, uvicorn_line
 from tests.fakes import until
 
 
@@ -49,29 +49,27 @@ def test_access__the_flusher_writes_every_period_and_on_its_way_out() -> None:
 
 def test_access__uvicorn_line_is_uvicorns_default_format() -> None:
     scope = {
-        "method": "GET",
-        "path": "/api/user/leads",
-        "query_string": b"status=completed",
         "client": ("127.0.0.1", 51234),
         "http_version": "1.1",
     }
-    assert uvicorn_line(scope, 200) == (
-        'INFO:     127.0.0.1:51234 - "GET /api/user/leads?status=completed HTTP/1.1" 200 OK'
+    line = uvicorn_line(scope, "HEAD", "/api/user/leads", b"status=completed", 200)
+    assert line == (
+        'INFO:     127.0.0.1:51234 - "HEAD /api/user/leads?status=completed HTTP/1.1" 200 OK'
     )
-    assert uvicorn_line({**scope, "query_string": b""}, 599).endswith('HTTP/1.1" 599 ')
+    assert uvicorn_line(scope, "GET", "/leads", b"", 599).endswith('"GET /leads HTTP/1.1" 599 ')
 
 
 def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
-    from collections.abc import Sequence  # noqa: PLC0415
-
-    from app.asgi import FastLeads  # noqa: PLC0415
-    from app.reply import Incoming, Reply  # noqa: PLC0415
+    from leads_proxy.edge.asgi import FastLeads  # noqa: PLC0415
+    from leads_proxy.http.request import Head, Incoming  # noqa: PLC0415
+    from leads_proxy.http.service import Served  # noqa: PLC0415
+    from leads_proxy.observe.observer import Observer  # noqa: PLC0415
 
     class Broken:
-        def hot_reply(self, query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Reply | None:
+        def hot(self, head: Head) -> Served | None:
             return None
 
-        async def answer(self, incoming: Incoming) -> Reply:
+        async def answer(self, incoming: Incoming) -> Served:
             raise RuntimeError("a bug")
 
     sent: list[dict[str, object]] = []
@@ -86,7 +84,8 @@ def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
         raise AssertionError("the leads listing never reaches the wrapped app")
 
     scope = {"type": "http", "method": "GET", "path": "/leads", "query_string": b"", "headers": []}
-    asyncio.run(FastLeads(nothing, Broken())(scope, receive, send))  # type: ignore[arg-type]
+    leads = FastLeads(nothing, Broken(), observer=Observer())
+    asyncio.run(leads(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 500
     assert (b"content-type", b"application/json") in sent[0]["headers"]  # type: ignore[operator]
     assert sent[1]["body"] == b'{"message":"Server Error"}'

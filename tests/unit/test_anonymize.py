@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.anonymize import anonymize_leads, country_code, fake_phone
-from app.generate import generate_leads
-from app.schema import EXAMPLE_LEAD, LEADS
+from leads_proxy.fixtures.anonymize import anonymize_leads, country_code, fake_phone
+from leads_proxy.fixtures.generate import generate_leads
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD, LEADS
 
 
 def personal_strings(leads: list[dict[str, Any]]) -> set[str]:

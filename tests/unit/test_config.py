@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import build_parser
-from app.config import Settings, bundled_fixtures_dir
-from app.setting_values import Mode, Switch
-from app.settings_text import SettingsError, load_settings
+from leads_proxy.cli import build_parser
+from leads_proxy.settings.declarations import Settings, bundled_fixtures_dir
+from leads_proxy.settings.text import SettingsError, load_settings
+from leads_proxy.settings.values import Mode, Switch
 
 
 def test_settings__defaults(monkeypatch: pytest.MonkeyPatch) -> None:

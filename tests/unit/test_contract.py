@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from app.contract import Finding, check_answer, fixture_shape
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.commands.contract import Finding, check_answer, fixture_shape
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
 
 
 def leads(count: int = 3) -> list[dict[str, Any]]:

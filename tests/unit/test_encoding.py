@@ -6,8 +6,9 @@ import gzip
 
 import pytest
 
-from app.encoding import MIN_BYTES, gzip_etag, gzip_of, prefers_gzip
-from app.reply import Reply, etag_matches
+from leads_proxy.http.encoding import MIN_BYTES, gzip_etag, gzip_of, prefers_gzip
+from leads_proxy.http.etag import etag_matches
+from leads_proxy.http.reply import Reply
 
 BIG = b"[" + b",".join(b'{"id":%d}' % n for n in range(300)) + b"]"
 

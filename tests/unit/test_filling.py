@@ -8,19 +8,22 @@ import asyncio
 
 import pytest
 
-from app.filling import Claim, Cooling, Wait
-from app.proxy import ProxyService
-from app.reply import Incoming, Reply
+from leads_proxy.http.reply import Reply
+from leads_proxy.http.request import Incoming
+from leads_proxy.proxy.layer import Claim, Cooling, Wait
+from leads_proxy.proxy.service import ProxyService
 from tests.fakes import (
     AUTH,
     KEY,
     Clock,
     FakeShared,
     Script,
+    answer,
     body_version,
     entry,
     get,
     header,
+    hot_reply,
     make_proxy,
     ok,
     status,
@@ -36,7 +39,7 @@ def test_single_flight__concurrent_misses_share_one_request() -> None:
     async def scenario() -> list[Reply]:
         script.gate = asyncio.Event()
         service = make_proxy(script, Clock())
-        waiting = [asyncio.create_task(service.answer(LEADS)) for _ in range(50)]
+        waiting = [asyncio.create_task(answer(service, LEADS)) for _ in range(50)]
         await until(lambda: service.stats.collapsed_waiters == 49)
         script.gate.set()
         return await asyncio.gather(*waiting)
@@ -52,13 +55,13 @@ def test_single_flight__a_cancelled_waiter_leaves_the_fill_running() -> None:
     async def scenario() -> tuple[ProxyService, Reply]:
         script.gate = asyncio.Event()
         service = make_proxy(script, Clock())
-        first = asyncio.create_task(service.answer(LEADS))
+        first = asyncio.create_task(answer(service, LEADS))
         await until(lambda: script.requests)
         first.cancel()
         script.gate.set()
         await service.filler.drain()
         assert first.cancelled()
-        return service, await service.answer(LEADS)
+        return service, await answer(service, LEADS)
 
     service, reply = asyncio.run(scenario())
     assert header(reply, b"x-cache") == "HIT"
@@ -71,13 +74,13 @@ def test_refresh__serves_stale_and_refreshes_once_in_the_background() -> None:
     service = make_proxy(script, clock, ttl=10, stale_while_revalidate=30)
 
     async def scenario() -> tuple[list[Reply], Reply]:
-        await service.answer(LEADS)
+        await answer(service, LEADS)
         clock.now += 11
         script.gate = asyncio.Event()
-        stale = [await service.answer(LEADS) for _ in range(5)]
+        stale = [await answer(service, LEADS) for _ in range(5)]
         script.gate.set()
         await service.filler.drain()
-        return stale, await service.answer(LEADS)
+        return stale, await answer(service, LEADS)
 
     stale, fresh = asyncio.run(scenario())
     assert {header(reply, b"x-cache") for reply in stale} == {"STALE"}
@@ -113,7 +116,7 @@ def test_cooldown__is_per_api_key() -> None:
     service = make_proxy(script, Clock())
     assert get(service).status == 429
     other = Incoming(headers=[(b"authorization", b"Bearer 2|other")])
-    assert asyncio.run(service.answer(other)).status == 200
+    assert asyncio.run(answer(service, other)).status == 200
     assert len(script.requests) == 2
 
 
@@ -213,20 +216,20 @@ def test_hold__past_hold_a_fresh_copy_is_served_while_the_layer_is_asked_once() 
     service = make_proxy(script, clock, shared=shared, hold=1.0)
 
     async def scenario() -> None:
-        await service.answer(LEADS)
-        assert service.hot_reply(b"", [AUTH]) is not None
+        await answer(service, LEADS)
+        assert hot_reply(service, b"", [AUTH]) is not None
         clock.now += 1.5
-        assert service.hot_reply(b"", [AUTH]) is None  # held long enough: ask the layer
+        assert hot_reply(service, b"", [AUTH]) is None  # held long enough: ask the layer
         shared.entries[KEY] = entry(clock.now, version=9)  # another process refreshed it
         lookups_before = len(shared.lookups)
-        meanwhile = await asyncio.gather(*(service.answer(LEADS) for _ in range(20)))
+        meanwhile = await asyncio.gather(*(answer(service, LEADS) for _ in range(20)))
         # Ours is still fresh: served at once, while one lookup brings the layer's copy.
         assert {body_version(reply) for reply in meanwhile} == {1}
         assert {header(reply, b"x-cache") for reply in meanwhile} == {"HIT"}
         await service.filler.drain()
         assert len(shared.lookups) - lookups_before == 1
-        assert body_version(await service.answer(LEADS)) == 9
-        assert service.hot_reply(b"", [AUTH]) is not None
+        assert body_version(await answer(service, LEADS)) == 9
+        assert hot_reply(service, b"", [AUTH]) is not None
 
     asyncio.run(scenario())
     assert service.stats.shared_hits == 1
@@ -241,7 +244,7 @@ def test_hold__without_a_fresh_copy_concurrent_requests_share_one_lookup() -> No
     service = make_proxy(script, clock, shared=shared)
 
     async def scenario() -> list[Reply]:
-        return await asyncio.gather(*(service.answer(LEADS) for _ in range(20)))
+        return await asyncio.gather(*(answer(service, LEADS) for _ in range(20)))
 
     replies = asyncio.run(scenario())
     assert {body_version(reply) for reply in replies} == {4}
@@ -255,10 +258,10 @@ def test_hold__a_layer_that_lost_the_entry_gets_ours_back() -> None:
     service = make_proxy(Script([ok(1)]), clock, shared=shared, hold=1.0)
 
     async def scenario() -> None:
-        await service.answer(LEADS)
+        await answer(service, LEADS)
         shared.entries.clear()  # Redis restarted empty
         clock.now += 1.5
-        reply = await service.answer(LEADS)
+        reply = await answer(service, LEADS)
         assert body_version(reply) == 1
         await service.filler.drain()
 
@@ -273,16 +276,16 @@ def test_hold__with_the_layer_down_our_copy_is_held_again_and_nothing_is_written
     service = make_proxy(Script([ok(1)]), clock, shared=shared, hold=1.0)
 
     async def scenario() -> None:
-        await service.answer(LEADS)
+        await answer(service, LEADS)
         shared.available = False
         writes = len(shared.puts)
         clock.now += 1.5
-        assert service.hot_reply(b"", [AUTH]) is None
-        reply = await service.answer(LEADS)
+        assert hot_reply(service, b"", [AUTH]) is None
+        reply = await answer(service, LEADS)
         assert header(reply, b"x-cache") == "HIT"
         await service.filler.drain()
         # Back on the hot path for another hold, without the layer.
-        assert service.hot_reply(b"", [AUTH]) is not None
+        assert hot_reply(service, b"", [AUTH]) is not None
         assert len(shared.puts) == writes
 
     asyncio.run(scenario())

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.fixtures import FixtureError, Problem, check_fixtures, load_fixtures
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.fixtures.files import FixtureError, Problem, check_fixtures, load_fixtures
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
 from tests.support import BUNDLED
 
 

@@ -9,8 +9,8 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat
 
-from app.generate import ARABIC_FAMILY, ARABIC_FIRST, _ascii, generate_leads
-from app.schema import KNOWN_STATUSES, LEADS
+from leads_proxy.fixtures.generate import ARABIC_FAMILY, ARABIC_FIRST, _ascii, generate_leads
+from leads_proxy.fixtures.schema import KNOWN_STATUSES, LEADS
 from tests.support import BUNDLED
 
 

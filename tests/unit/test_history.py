@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from app.history import MOCK, SECONDS, History
+from leads_proxy.observe.history import MOCK, SECONDS, History
 from tests.fakes import Clock
 
 

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from app.journal import Journal, mask_phones
-from app.recordings import key_fingerprint
+from leads_proxy.http.keys import key_fingerprint
+from leads_proxy.http.reply import Reply
+from leads_proxy.http.request import Head
+from leads_proxy.http.service import Served
+from leads_proxy.observe.journal import Journal, mask_phones
 from tests.fakes import Clock
 
 AUTH = ((b"authorization", b"Bearer 1|journal-secret-key"),)
@@ -35,8 +38,8 @@ def test_journal__bounded_newest_first_with_fields_worked_out_on_reading() -> No
     for n in range(5):
         answered = ((b"x-mock-source", b"emulated"), (b"preference-applied", b"example=empty"))
         query = b"phone_number=%2B971501234567&n=" + str(n).encode()
-        scope = {"method": "GET", "path": "/api/user/leads", "query_string": query, "headers": AUTH}
-        journal.note(scope, 200, answered, began + n, 0.0021)
+        head = Head.read("GET", "/api/user/leads", query, AUTH)
+        journal.note(head, 200, Served(Reply(200, answered)), began + n, 0.0021)
     entries = journal.entries()
     assert [entry["query"][-3:] for entry in entries] == ["n=4", "n=3", "n=2"]
     first = entries[0]
@@ -52,13 +55,13 @@ def test_journal__bounded_newest_first_with_fields_worked_out_on_reading() -> No
 
 def test_journal__filters_and_clear(tmp_path: Path) -> None:
     journal = Journal(10, clock=Clock(now=100.0))
-    hit = ((b"x-cache", b"HIT"),)
     now = time.perf_counter()
-    listing = {"method": "GET", "path": "/api/user/leads", "query_string": b"", "headers": AUTH}
-    journal.note(listing, 200, hit, now, 0.001)
-    journal.note({**listing, "headers": []}, 401, (), now, 0.001)
-    post = {**listing, "method": "POST", "path": "/api/user/leads/7"}
-    journal.note(post, 200, (), now, 0.01, 0.01)
+    listing = Head.read("GET", "/api/user/leads", b"", AUTH)
+    journal.note(listing, 200, Served(Reply(200, ()), "HIT"), now, 0.001)
+    no_key = Head.read("GET", "/api/user/leads", b"", ())
+    journal.note(no_key, 401, Served(Reply(401, ()), "BYPASS"), now, 0.001)
+    post = Head.read("POST", "/api/user/leads/7", b"", AUTH)
+    journal.note(post, 200, Served(Reply(200, ()), "BYPASS", 0.01, forwarded=True), now, 0.01)
     assert [e["status"] for e in journal.entries(cache="hit")] == [200]
     assert len(journal.entries(status=401)) == 1
     assert len(journal.entries(path="/api/user/leads/7")) == 1

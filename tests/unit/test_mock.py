@@ -6,10 +6,13 @@ import json
 
 import pytest
 
-from app.cache import bearer_token
-from app.fixtures import load_fixtures
-from app.mock import UNAUTHENTICATED, MockService
-from app.reply import Incoming, Reply, etag_matches
+from leads_proxy.fixtures.files import load_fixtures
+from leads_proxy.http.etag import etag_matches
+from leads_proxy.http.keys import bearer_token
+from leads_proxy.http.reply import Reply
+from leads_proxy.http.request import Incoming
+from leads_proxy.mock.service import UNAUTHENTICATED, MockService
+from tests.fakes import hot_reply
 from tests.support import BUNDLED
 
 AUTH = (b"authorization", b"Bearer 1|k")
@@ -21,7 +24,7 @@ def service() -> MockService:
 
 
 def hot(service: MockService, *headers: tuple[bytes, bytes]) -> Reply | None:
-    return service.hot_reply(b"", headers)
+    return hot_reply(service, b"", headers)
 
 
 def test_hot_reply__is_the_same_ready_object_every_time(service: MockService) -> None:
@@ -54,7 +57,7 @@ def test_hot_reply__401_and_304(service: MockService) -> None:
 def test_hot_reply__leaves_everything_else_to_the_full_path(
     service: MockService, query: bytes, headers: list[tuple[bytes, bytes]]
 ) -> None:
-    assert service.hot_reply(query, headers) is None
+    assert hot_reply(service, query, headers) is None
 
 
 def test_rendered__a_repeated_filter_is_computed_once(service: MockService) -> None:
@@ -129,18 +132,18 @@ def test_hot_reply__a_listing_answered_once_is_ready_for_the_same_query_and_host
     query: bytes,
 ) -> None:
     service = MockService(load_fixtures(BUNDLED))
-    assert service.hot_reply(query, [AUTH, HOST]) is None  # not answered yet
+    assert hot_reply(service, query, [AUTH, HOST]) is None  # not answered yet
     full = service.reply(Incoming(query=query, headers=[AUTH, HOST]))
     assert full.status == 200
-    ready = service.hot_reply(query, [AUTH, HOST])
+    ready = hot_reply(service, query, [AUTH, HOST])
     assert ready is full
-    other_host = service.hot_reply(query, [AUTH, (b"host", b"localhost:9")])
+    other_host = hot_reply(service, query, [AUTH, (b"host", b"localhost:9")])
     assert other_host is None  # page URLs name the host
-    assert service.hot_reply(query, [HOST]) is UNAUTHENTICATED
+    assert hot_reply(service, query, [HOST]) is UNAUTHENTICATED
     prefer = (b"prefer", b"code=500")
-    assert service.hot_reply(query, [AUTH, HOST, prefer]) is None
+    assert hot_reply(service, query, [AUTH, HOST, prefer]) is None
     etag = (b"if-none-match", full.etag or b"")
-    not_modified = service.hot_reply(query, [AUTH, HOST, etag])
+    not_modified = hot_reply(service, query, [AUTH, HOST, etag])
     assert not_modified is not None
     assert not_modified.status == 304
 
@@ -155,4 +158,4 @@ def test_hot_reply__errors_and_scenarios_are_never_made_ready(
     service = MockService(load_fixtures(BUNDLED))
     headers = [AUTH, HOST] + ([(b"prefer", prefer)] if prefer else [])
     service.reply(Incoming(query=query, headers=headers))
-    assert service.hot_reply(query, [AUTH, HOST]) is None
+    assert hot_reply(service, query, [AUTH, HOST]) is None

@@ -7,8 +7,8 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app.openapi import prefer_pattern
-from app.prefer import PreferError, parse_prefer
+from leads_proxy.edge.openapi import prefer_pattern
+from leads_proxy.mock.prefer import PreferError, parse_prefer
 
 EXAMPLES = ["default", "documented", "empty", "large"]
 PATTERN = re.compile(prefer_pattern(EXAMPLES))

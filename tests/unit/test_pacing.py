@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from app.pacing import FILL, OTHER, Pacer, SharedPacer
+from leads_proxy.proxy.pacing import FILL, OTHER, Pacer, SharedPacer
 from tests.fakes import Clock
 
 

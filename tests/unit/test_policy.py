@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.cache import Entry
-from app.policy import (
+from leads_proxy.proxy.cache import Entry
+from leads_proxy.proxy.exchange import Answer, UpstreamBadStatus, UpstreamTimeout
+from leads_proxy.proxy.policy import (
     CachedOnly,
     Directives,
     Failed,
@@ -25,7 +26,6 @@ from app.policy import (
     retry_after_seconds,
     settle,
 )
-from app.upstream import Answer, UpstreamBadStatus, UpstreamTimeout
 from tests.fakes import entry
 
 # An entry stored at 0: fresh until 30, stale-while-revalidate until 60,

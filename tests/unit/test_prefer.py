@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.prefer import Preferences, PreferError, parse_prefer
+from leads_proxy.mock.prefer import Preferences, PreferError, parse_prefer
 
 
 @pytest.mark.parametrize(

@@ -12,23 +12,34 @@ from collections import Counter
 import httpx
 import pytest
 
-from app.proxy import ProxyService
-from app.reply import Incoming, Reply
+from leads_proxy.http.request import Head, Incoming
+from leads_proxy.http.service import Served
+from leads_proxy.observe.observer import Observer
+from leads_proxy.proxy.service import ProxyService
 from tests.fakes import (
     AUTH,
     Clock,
     Script,
+    answer,
     body_version,
     get,
     header,
+    hot_reply,
     make_proxy,
     ok,
     status,
 )
 
 
-def counted(service: ProxyService, replies: list[Reply]) -> None:
-    """The stats say exactly what the replies' headers say."""
+def counted(service: ProxyService, answers: list[Served]) -> None:
+    """Each record's verdict is its reply's X-Cache header, and the stats the observer
+    keeps from the records say exactly what the replies' headers say."""
+    observer = Observer(stats=service.stats)
+    head = Head.read("GET", "/api/user/leads", b"", [])
+    for served in answers:
+        assert served.cache == header(served.reply, b"x-cache")
+        observer.saw({}, head, served.status, served, 0.0)
+    replies = [served.reply for served in answers]
     labels = Counter(header(reply, b"x-cache") for reply in replies)
     stats = service.stats
     assert stats.requests == len(replies)
@@ -59,35 +70,37 @@ def test_counters__agree_with_the_x_cache_header(
     answers: list[object], requests: list[bytes], labels: list[str]
 ) -> None:
     service = make_proxy(Script(answers), Clock())  # type: ignore[arg-type]
-    replies = []
+    answered = []
     for query in requests:
         extra = [(b"cache-control", b"only-if-cached")] if query == b"only" else []
-        replies.append(get(service, b"" if query == b"only" else query, *extra))
-    assert [header(reply, b"x-cache") for reply in replies] == labels
-    counted(service, replies)
+        sent = Incoming(query=b"" if query == b"only" else query, headers=[AUTH, *extra])
+        answered.append(asyncio.run(service.answer(sent)))
+    assert [header(served.reply, b"x-cache") for served in answered] == labels
+    counted(service, answered)
 
 
 def test_counters__a_mixed_day_adds_up() -> None:
     clock = Clock()
     script = Script([ok(1), ok(2), broken])
     service = make_proxy(script, clock, ttl=10, stale_while_revalidate=10)
-    replies: list[Reply] = []
+    answered: list[Served] = []
 
     async def scenario() -> None:
-        replies.append(await service.answer(Incoming(headers=[AUTH])))  # miss
-        hit = service.hot_reply(b"", [AUTH])  # hot hit
+        answered.append(await service.answer(Incoming(headers=[AUTH])))  # miss
+        hit = service.hot(Head.read("GET", "/leads", b"", [AUTH]))  # hot hit
         assert hit is not None
-        replies.append(hit)
-        etag = (b"if-none-match", header(hit, b"etag").encode())
-        replies.append(await service.answer(Incoming(headers=[AUTH, etag])))  # 304 hit
+        answered.append(hit)
+        etag = (b"if-none-match", header(hit.reply, b"etag").encode())
+        answered.append(await service.answer(Incoming(headers=[AUTH, etag])))  # 304 hit
         clock.now += 15
-        replies.append(await service.answer(Incoming(headers=[AUTH])))  # stale + refresh
+        answered.append(await service.answer(Incoming(headers=[AUTH])))  # stale + refresh
         await service.filler.drain()
         clock.now += 25  # past swr of the refreshed copy: the upstream fails, stale stands in
-        replies.append(await service.answer(Incoming(headers=[AUTH])))
-        replies.append(await service.answer(Incoming()))  # no key: bypass, upstream fails
+        answered.append(await service.answer(Incoming(headers=[AUTH])))
+        answered.append(await service.answer(Incoming()))  # no key: bypass, upstream fails
 
     asyncio.run(scenario())
+    replies = [served.reply for served in answered]
     assert [header(reply, b"x-cache") for reply in replies] == [
         "MISS",
         "HIT",
@@ -98,7 +111,7 @@ def test_counters__a_mixed_day_adds_up() -> None:
     ]
     assert replies[2].status == 304
     assert body_version(replies[4]) == 2
-    counted(service, replies)
+    counted(service, answered)
 
 
 def test_only_if_cached__504_without_asking() -> None:
@@ -122,7 +135,7 @@ def test_purge__by_key_fingerprint_or_all() -> None:
     get(service)
     get(service, b"status=x")
     other = (b"authorization", b"Bearer 2|other")
-    asyncio.run(service.answer(Incoming(headers=[other])))
+    asyncio.run(answer(service, Incoming(headers=[other])))
     assert asyncio.run(service.purge("2|other")) == (1, True)
     assert asyncio.run(service.purge()) == (2, True)
     assert service.snapshot()["entries"] == 0
@@ -136,34 +149,36 @@ def test_hot_reply__a_ready_hit_follows_age_purges_and_refills() -> None:
     script = Script([ok(1), ok(2)])
     service = make_proxy(script, clock, ttl=30)
     get(service)
-    first = service.hot_reply(b"", [AUTH])
+    first = hot_reply(service, b"", [AUTH])
     assert first is not None
-    assert service.hot_reply(b"", [AUTH]) is first  # ready: the same reply again
+    assert hot_reply(service, b"", [AUTH]) is first  # ready: the same reply again
     clock.now += 1.0
-    older = service.hot_reply(b"", [AUTH])
+    older = hot_reply(service, b"", [AUTH])
     assert older is not None
     assert header(older, b"age") == "1"
     asyncio.run(service.purge())
-    assert service.hot_reply(b"", [AUTH]) is None  # nothing ready survives a purge
+    assert hot_reply(service, b"", [AUTH]) is None  # nothing ready survives a purge
     get(service)
-    refilled = service.hot_reply(b"", [AUTH])
+    refilled = hot_reply(service, b"", [AUTH])
     assert refilled is not None
     assert body_version(refilled) == 2
-    assert service.stats.hits == 4
+    again = service.hot(Head.read("GET", "/api/user/leads", b"", [AUTH]))
+    assert again is not None
+    assert again.cache == "HIT"  # what the observer counts it as
 
 
 def test_hot_reply__ready_only_for_the_key_and_query_that_got_it() -> None:
     script = Script([ok(1), ok(2), ok(3)])
     service = make_proxy(script, Clock())
     get(service)
-    assert service.hot_reply(b"", [AUTH]) is not None
-    assert service.hot_reply(b"", [OTHER]) is None  # another key: its own miss
-    assert service.hot_reply(b"status=x", [AUTH]) is None
-    asyncio.run(service.answer(Incoming(headers=[OTHER])))
-    other = service.hot_reply(b"", [OTHER])
+    assert hot_reply(service, b"", [AUTH]) is not None
+    assert hot_reply(service, b"", [OTHER]) is None  # another key: its own miss
+    assert hot_reply(service, b"status=x", [AUTH]) is None
+    asyncio.run(answer(service, Incoming(headers=[OTHER])))
+    other = hot_reply(service, b"", [OTHER])
     assert other is not None
     assert body_version(other) == 2
-    mine = service.hot_reply(b"", [AUTH])
+    mine = hot_reply(service, b"", [AUTH])
     assert mine is not None
     assert body_version(mine) == 1
 
@@ -171,10 +186,10 @@ def test_hot_reply__ready_only_for_the_key_and_query_that_got_it() -> None:
 def test_hot_reply__if_none_match_and_cache_control_take_their_own_way() -> None:
     service = make_proxy(Script([ok(1)]), Clock())
     get(service)
-    hit = service.hot_reply(b"", [AUTH])
+    hit = hot_reply(service, b"", [AUTH])
     assert hit is not None
     etag = (b"if-none-match", header(hit, b"etag").encode())
-    not_modified = service.hot_reply(b"", [AUTH, etag])
+    not_modified = hot_reply(service, b"", [AUTH, etag])
     assert not_modified is not None
     assert not_modified.status == 304
-    assert service.hot_reply(b"", [AUTH, (b"cache-control", b"no-cache")]) is None
+    assert hot_reply(service, b"", [AUTH, (b"cache-control", b"no-cache")]) is None

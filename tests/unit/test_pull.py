@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.pull import Progress, Pull, PullError
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.commands.pull import Progress, Pull, PullError
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
 
 
 def lead(number: int) -> dict[str, object]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.query import LeadsQuery, QueryError, page_window, paginate, parse_query
+from leads_proxy.mock.query import LeadsQuery, QueryError, page_window, paginate, parse_query
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from app.query import paginate, parse_query
-from app.record import Recorder, example_name
-from app.recordings import key_fingerprint, load_recordings, rebased_in
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.fixtures.record import Recorder, example_name
+from leads_proxy.fixtures.recordings import load_recordings, rebased_in
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
+from leads_proxy.http.keys import key_fingerprint
+from leads_proxy.mock.query import paginate, parse_query
 
 BODY = json.dumps([EXAMPLE_LEAD]).encode()
 

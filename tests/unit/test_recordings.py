@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.recordings import load_recordings, rebased_in, rebased_out
-from app.schema import EXAMPLE_LEAD
+from leads_proxy.fixtures.recordings import load_recordings, rebased_in, rebased_out
+from leads_proxy.fixtures.schema import EXAMPLE_LEAD
 
 LEADS = json.dumps([EXAMPLE_LEAD])
 

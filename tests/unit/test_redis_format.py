@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from app.cache import Entry, KeyMaker
-from app.encoding import gzip_of
-from app.redis_format import (
+from leads_proxy.http.encoding import gzip_of
+from leads_proxy.proxy.cache import Entry, KeyMaker
+from leads_proxy.proxy.redis.format import (
     cooldown_key,
     decode_entry,
     encode_entry,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.stats import CELLS, COUNTERS, GAUGES, Stats
+from leads_proxy.observe.stats import CELLS, COUNTERS, GAUGES, Stats
 
 
 def test_stats__totals_sum_every_workers_counters_and_live_workers_gauges(tmp_path: Path) -> None:

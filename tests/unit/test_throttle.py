@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from app.reply import Reply
-from app.throttle import Passed, Throttle
+from leads_proxy.http.reply import Reply
+from leads_proxy.mock.throttle import Passed, Throttle
 from tests.fakes import Clock
 
 

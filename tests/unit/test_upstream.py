@@ -7,15 +7,15 @@ import asyncio
 import httpx
 import pytest
 
-from app.upstream import (
+from leads_proxy.proxy.exchange import (
     Answer,
-    Upstream,
     UpstreamBadStatus,
     UpstreamGarbage,
     UpstreamTimeout,
     UpstreamUnavailable,
     forwardable,
 )
+from leads_proxy.proxy.upstream import Upstream
 
 
 def test_forwardable__drops_hop_by_hop_and_connection_named_headers() -> None:

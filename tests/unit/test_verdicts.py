@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app import verdicts
-from app.policy import Filled, Fresh, Hit, Stale, TooMany
-from app.upstream import Answer, UpstreamTimeout
+from leads_proxy.proxy import verdicts
+from leads_proxy.proxy.exchange import Answer, UpstreamTimeout
+from leads_proxy.proxy.policy import Filled, Fresh, Hit, Stale, TooMany
 from tests.fakes import entry, header
 
 STORED = entry(1000.0)  # fresh until 1030

@@ -1,0 +1,204 @@
+"""Operating endpoints under /_proxy/: health in every mode, the rest in proxy mode."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ..http.keys import bearer_token
+from ..mock.prefer import PreferError
+from ..observe.stats import DECLARED, ERROR_KINDS
+from ..proxy.service import ProxyService
+from .deps import JournalDep, MockDep, ProxyDep, SettingsDep
+
+router = APIRouter(prefix="/_proxy", tags=["operations"])
+proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
+mock_router = APIRouter(prefix="/_proxy", tags=["operations"])
+PROBE_EVERY = 5.0  # seconds between upstream probes made by /_proxy/ready
+
+
+@router.get("/health")
+async def health(settings: SettingsDep) -> dict[str, str]:
+    """Liveness: the process is up and serving."""
+    return {"status": "ok", "mode": settings.mode.value}
+
+
+@router.get("/requests")
+async def requests(  # noqa: PLR0917 - the journal's filters, by name
+    journal: JournalDep,
+    path: str | None = None,
+    status: int | None = None,
+    cache: str | None = None,
+    key: str | None = None,
+    since: float | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> JSONResponse:
+    """The journal, newest first: the last --journal-size API requests, phone numbers
+    masked, keys as fingerprints. Filters: path, status, cache (hit, miss, stale,
+    bypass, recorded, emulated), key (a fingerprint), since (Unix time), limit."""
+    if journal is None:
+        return JSONResponse({"message": "The journal is off (--journal-size 0)."}, status_code=404)
+    found = journal.entries(
+        path=path, status=status, cache=cache, key=key, since=since, limit=limit
+    )
+    return JSONResponse({"requests": found, "size": journal.size})
+
+
+@router.delete("/requests")
+async def clear_requests(
+    request: Request, journal: JournalDep, settings: SettingsDep
+) -> JSONResponse:
+    """Clear the journal (needs `Authorization: Bearer <admin token>` where one is set)."""
+    if (refused := _admin_refusal(request, settings)) is not None:
+        return refused
+    if journal is not None:
+        journal.clear()
+    return JSONResponse({"cleared": True})
+
+
+@mock_router.put("/scenario")
+async def set_scenario(request: Request, service: MockDep, settings: SettingsDep) -> JSONResponse:
+    """Mock mode: a scenario for the requests that send no Prefer, and a rate limit, as
+    `{"prefer": "code=429", "rate_limit": 5}` (either may be null); for tests that cannot
+    make the app send headers. Needs the admin token where one is set."""
+    if (refused := _admin_refusal(request, settings)) is not None:
+        return refused
+    try:
+        body = json.loads(await request.body() or b"{}")
+        prefer, rate_limit = body.get("prefer"), body.get("rate_limit")
+    except (ValueError, AttributeError, RecursionError):
+        prefer = rate_limit = 0  # refused just below
+    good_limit = rate_limit is None or (type(rate_limit) is int and rate_limit > 0)
+    if not (prefer is None or isinstance(prefer, str)) or not good_limit:
+        message = 'The body must be like {"prefer": "code=429", "rate_limit": 5} (null: none).'
+        return JSONResponse({"message": message}, status_code=422)
+    try:
+        service.set_scenario(prefer, rate_limit)
+    except PreferError as error:
+        return JSONResponse({"message": str(error)}, status_code=422)
+    return JSONResponse({"prefer": prefer, "rate_limit": rate_limit})
+
+
+@mock_router.delete("/scenario")
+async def clear_scenario(request: Request, service: MockDep, settings: SettingsDep) -> JSONResponse:
+    """Mock mode: back to plain answers (and the rate limit the server started with)."""
+    if (refused := _admin_refusal(request, settings)) is not None:
+        return refused
+    service.set_scenario(None, None)
+    return JSONResponse({"prefer": None, "rate_limit": None})
+
+
+def _admin_refusal(request: Request, settings: SettingsDep) -> JSONResponse | None:
+    """A 401 unless the request carries the admin token (when one is set)."""
+    if settings.admin_token is None:
+        return None
+    token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
+    expected = settings.admin_token.get_secret_value().encode()
+    if token is None or not hmac.compare_digest(token, expected):
+        return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    return None
+
+
+@proxy_router.get("/stats")
+async def stats(proxy: ProxyDep) -> dict[str, Any]:
+    """Counters since start: cache results, collapsed waiters, upstream requests and errors."""
+    return proxy.snapshot()
+
+
+@proxy_router.get("/metrics", response_class=Response)
+async def metrics(proxy: ProxyDep) -> Response:
+    """The same counters in Prometheus text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector(proxy))
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+
+@proxy_router.get("/ready")
+async def ready(request: Request, proxy: ProxyDep) -> JSONResponse:
+    """Readiness: the upstream answered recently, or the cache can serve."""
+    is_ready, why = proxy.ready()
+    state = request.app.state
+    if not is_ready and time.monotonic() - getattr(state, "probed_at", -PROBE_EVERY) >= PROBE_EVERY:
+        state.probed_at = time.monotonic()
+        await proxy.probe()
+        is_ready, why = proxy.ready()
+    return JSONResponse({"ready": is_ready, "reason": why}, status_code=200 if is_ready else 503)
+
+
+@proxy_router.delete("/cache")
+async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSONResponse:
+    """Purge the cache: all of it, or one API key's entries with `{"api_key": "..."}`.
+
+    Needs `Authorization: Bearer <admin token>`; disabled without `--admin-token`.
+    """
+    if settings.admin_token is None:
+        return JSONResponse(
+            {"message": "Purging is disabled: start leads-proxy with --admin-token."},
+            status_code=403,
+        )
+    token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
+    expected = settings.admin_token.get_secret_value().encode()
+    if token is None or not hmac.compare_digest(token, expected):
+        return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    body = await request.body()
+    api_key: object = None
+    if body.strip():
+        try:
+            api_key = json.loads(body).get("api_key")
+        except (ValueError, AttributeError, RecursionError):
+            api_key = 0  # not a JSON object (or not UTF-8, or nested past reading): refused below
+        if not isinstance(api_key, str) or not api_key:
+            message = 'The body must be a JSON object like {"api_key": "..."}, or empty.'
+            return JSONResponse(
+                {"message": message, "errors": {"api_key": [message]}}, status_code=422
+            )
+    purged, everywhere = await proxy.purge(api_key if isinstance(api_key, str) else None)
+    answer: dict[str, object] = {"purged": purged, "scope": "api_key" if api_key else "all"}
+    if proxy.shared is not None:
+        # With Redis down, only this process's copies went; say so.
+        answer["shared"] = everywhere
+    return JSONResponse(answer)
+
+
+class StatsCollector(Collector):
+    """Reads the proxy's counters at scrape time; labels stay few and fixed."""
+
+    def __init__(self, proxy: ProxyService) -> None:
+        self.proxy = proxy
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.proxy.snapshot()
+        responses = CounterMetricFamily(
+            "leads_proxy_responses", "Leads listing answers by cache result", labels=["cache"]
+        )
+        for cell in DECLARED:
+            if cell.cache is not None:
+                responses.add_metric([cell.cache], snapshot[cell.name])
+        yield responses
+        errors = CounterMetricFamily(
+            "leads_proxy_upstream_errors", "Upstream failures by kind", labels=["kind"]
+        )
+        for kind in ERROR_KINDS:
+            errors.add_metric([kind], snapshot["upstream_errors"].get(kind, 0))
+        yield errors
+        for cell in DECLARED:
+            if cell.cache is not None or cell.name not in snapshot:
+                continue
+            value = snapshot[cell.name]
+            if not cell.gauge:
+                yield CounterMetricFamily(f"leads_proxy_{cell.name}", cell.help, value=value)
+            elif cell.name == "redis_up":
+                yield GaugeMetricFamily("leads_proxy_redis_up", cell.help, value=value)
+            else:
+                yield GaugeMetricFamily(f"leads_proxy_cache_{cell.name}", cell.help, value=value)
+        workers = snapshot["workers"]
+        yield GaugeMetricFamily("leads_proxy_workers", "Worker processes", value=workers)

@@ -1,0 +1,56 @@
+"""Errors in the API's JSON shape, as Laravel words them: no route, wrong method,
+bad parameters, and a bug (whose traceback goes to the log, never to the client)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _server_error)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, HTTPException):
+        raise error
+    route = request.url.path.lstrip("/")
+    headers = dict(error.headers or {})
+    message = error.detail
+    if error.status_code == 404 and message == "Not Found":  # no route: Laravel's words
+        message = f"The route {route} could not be found."
+    elif error.status_code == 405 and "Allow" in headers:
+        # Every operation on the path, not only the first route that matched it (GET
+        # and DELETE of /_proxy/requests are two routes): as the document lists them.
+        allowed = set(headers["Allow"].replace(" ", "").split(","))
+        operations = request.app.openapi()["paths"].get(request.url.path, {})
+        allowed |= {method.upper() for method in operations}
+        if "GET" in allowed:
+            allowed.add("HEAD")  # answered as GET without a body (app.asgi)
+        listed = ", ".join(sorted(allowed))
+        headers["Allow"] = listed
+        message = (
+            f"The {request.method} method is not supported for route {route}. "
+            f"Supported methods: {listed}."
+        )
+    return JSONResponse({"message": message}, status_code=error.status_code, headers=headers)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, RequestValidationError):
+        raise error
+    errors: dict[str, list[str]] = {}
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"][1:]) or "request"
+        errors.setdefault(field, []).append(str(problem["msg"]))
+    first = next(iter(errors.values()))[0]
+    return JSONResponse({"message": first, "errors": errors}, status_code=422)
+
+
+async def _server_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette logs the traceback for the operator; the client gets Laravel's body.
+    return JSONResponse({"message": "Server Error"}, status_code=500)

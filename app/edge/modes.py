@@ -1,0 +1,146 @@
+"""Each mode's collaborators, built from the settings and handed to the app whole.
+
+`wiring(settings, ...)` answers a `Wiring`: the service, the routes it adds,
+the methods CORS allows, whether it forwards the rest of the API, its counters,
+and what to start and stop with the server. The app factory uses it as it is:
+it never asks which service it was given, and patches nothing afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from ..fixtures.files import FixtureSet
+from ..fixtures.record import Recorder
+from ..http.service import LeadsService
+from ..mock.replay import Replay
+from ..mock.service import MockService
+from ..mock.throttle import Throttle
+from ..observe.history import History
+from ..observe.stats import Stats
+from ..proxy.cache import KeyMaker
+from ..proxy.filling import Filler, ProxyConfig
+from ..proxy.pacing import Pacer, SharedPacer
+from ..proxy.redis.shared import Shared
+from ..proxy.service import ProxyService
+from ..proxy.storage import MemoryStorage
+from ..proxy.upstream import Upstream
+from ..settings.declarations import Settings
+from ..settings.values import Mode, ReplayMode, Switch
+from . import admin, routes
+
+MOCK_METHODS = ("GET", "HEAD", "OPTIONS")
+PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # forwarded too
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What one mode brings to the app."""
+
+    service: LeadsService
+    routers: tuple[APIRouter, ...]
+    methods: tuple[str, ...]  # what CORS lets a page call
+    forwards: bool = False  # the rest of /api/ goes upstream
+    stats: Stats | None = None  # the answers counted by cache verdict (proxy modes)
+    start: Hook | None = None
+    close: Hook | None = None
+
+
+def wiring(
+    settings: Settings,
+    fixtures: FixtureSet | None,
+    *,
+    history: History,
+    stats_dir: Path | None = None,
+) -> Wiring:
+    """The mode's parts: mock mode on the fixtures, or proxy and record modes."""
+    if settings.mode is Mode.MOCK and fixtures is not None:
+        return Wiring(
+            service=mock_service(settings, fixtures),
+            routers=(admin.mock_router,),
+            methods=MOCK_METHODS,
+        )
+    stats = Stats(stats_dir)
+    proxy = build_proxy(settings, fixtures, stats=stats, history=history)
+    return Wiring(
+        service=proxy,
+        routers=(routes.passthrough, admin.proxy_router),
+        methods=PROXY_METHODS,
+        forwards=True,
+        stats=stats,
+        start=proxy.start,
+        close=proxy.close,
+    )
+
+
+def mock_service(settings: Settings, fixtures: FixtureSet) -> MockService:
+    limit = settings.rate_limit
+    return MockService(
+        fixtures,
+        require_auth=settings.mock_auth is Switch.ON,
+        throttle=Throttle(limit) if limit is not None else None,
+        replay=None
+        if settings.replay is ReplayMode.EMULATED
+        else Replay(fixtures.recordings, strict=settings.replay is ReplayMode.RECORDED),
+    )
+
+
+def build_proxy(
+    settings: Settings,
+    fixtures: FixtureSet | None,
+    *,
+    stats: Stats | None = None,
+    history: History | None = None,
+) -> ProxyService:
+    stats = stats or Stats()
+    shared = (
+        Shared(settings.cache_url.get_secret_value(), timeout=settings.cache_timeout, stats=stats)
+        if settings.cache_url is not None
+        else None
+    )
+    pacer = Pacer(settings.upstream_max_rps)
+    upstream = Upstream(
+        str(settings.upstream_url),
+        timeout=settings.upstream_timeout,
+        pacer=SharedPacer(shared, settings.upstream_max_rps, alone=pacer)
+        if shared is not None and settings.upstream_max_rps
+        else pacer,
+    )
+    secret = settings.key_secret.get_secret_value().encode() if settings.key_secret else None
+    filler = Filler(
+        upstream=upstream,
+        storage=MemoryStorage(
+            max_entries=settings.max_entries, max_bytes=settings.max_bytes, clock=time.monotonic
+        ),
+        config=ProxyConfig(
+            ttl=settings.ttl,
+            stale_while_revalidate=settings.stale_while_revalidate,
+            stale_if_error=settings.stale_if_error,
+            max_entry_bytes=settings.max_entry_bytes,
+            max_cooldown=settings.max_cooldown,
+        ),
+        stats=stats,
+        shared=shared,
+        hold=settings.local_ttl,
+        recorder=Recorder(
+            settings.fixtures,
+            upstream=str(settings.upstream_url),
+            anonymize=settings.anonymize is Switch.ON,
+            as_default=settings.record_as_default is Switch.ON,
+            max_recordings=settings.max_recordings,
+        )
+        if settings.mode is Mode.RECORD
+        else None,
+        history=history,
+    )
+    return ProxyService(
+        filler=filler,
+        keys=KeyMaker(secret),
+        fallback=MockService(fixtures, require_auth=False) if fixtures is not None else None,
+    )

@@ -1,0 +1,61 @@
+"""The live status page at `/_proxy/`, and the JSON it polls (`/_proxy/status`).
+
+One page, served by leads-proxy itself: plain HTML, CSS and a little
+JavaScript that asks `/_proxy/status` every second and draws its charts as
+SVG; no CDN, no build step. The JSON is also for scripts.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from ..proxy.service import ProxyService
+
+router = APIRouter(prefix="/_proxy", tags=["operations"])
+PAGE = (Path(__file__).resolve().parent / "status.html").read_text(encoding="utf-8")
+JOURNAL_ROWS = 50
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+async def page() -> HTMLResponse:
+    """The status page (`/_proxy/`)."""
+    return HTMLResponse(PAGE, headers={"cache-control": "no-store"})
+
+
+@router.get("/status")
+async def status(request: Request) -> JSONResponse:
+    """What the status page shows: the server, its counters, the last 15 minutes second
+    by second, keys cooling down, the cache against its bounds, the latest requests."""
+    state = request.app.state
+    settings = state.settings
+    service = state.service
+    answer: dict[str, Any] = {
+        "mode": settings.mode.value,
+        "version": request.app.version,
+        "uptime": round(time.time() - state.started, 1),
+        "workers": settings.workers,
+        "history": state.history.last(),
+        "requests": state.journal.entries(limit=JOURNAL_ROWS) if state.journal else [],
+    }
+    if isinstance(service, ProxyService):
+        counters = service.snapshot()
+        answer |= {
+            "counters": counters,
+            "workers": counters["workers"],
+            "redis": counters.get("redis", "not used"),
+            "cooling": service.cooling(),
+            "cache": {
+                "entries": counters["entries"],
+                "bytes": counters["bytes"],
+                "max_entries": settings.max_entries,
+                "max_bytes": settings.max_bytes,
+            },
+        }
+    else:
+        answer |= {"redis": "not used", "cooling": [], "cache": None}
+    return JSONResponse(answer, headers={"cache-control": "no-store"})

@@ -1,0 +1,66 @@
+"""A raw query string's one spelling: what the upstream is sent and caches key on."""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import unquote_to_bytes
+
+# Bytes left as they are when a query is written out again; every other byte
+# is percent-encoded (upper-case hex), so one spelling stands for each byte.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+_ENCODED = [chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in range(256)]
+
+
+def _encode(raw: bytes) -> str:
+    return "".join([_ENCODED[byte] for byte in raw])
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical_query(query: str) -> str:
+    """The one spelling of a raw query string that the upstream is sent and the cache keys on.
+
+    Two raw queries get the same canonical form only where PHP's `parse_str`
+    (which Laravel's request reads) makes the same array of them:
+
+    - `+` and `%20` are both a space, and any byte may be written `%XX` or as
+      itself: each byte is decoded, then written one way (unreserved bytes as
+      they are, the rest as upper-case `%XX`; an invalid escape like `%zz` is
+      the literal `%zz` to PHP, so it is written `%25zz`);
+    - a pair with an empty name (`=x`, `&&`) is ignored, as PHP ignores it;
+    - a plain name given twice keeps its last value (`a=1&a=2` is `a=2`);
+    - names are sorted (PHP keeps them in order of first appearance, which no
+      filter of the listing depends on), but every occurrence of a name
+      written with brackets (`ids[]=1&ids[]=2`, `a[x]=1`), and of any plain
+      name sharing its base, is kept whole, in order: arrays are never merged
+      or cut.
+
+    Values are never trimmed and empty values never dropped: Laravel's
+    TrimStrings uses PHP's `trim` (" \t\n\r\0\x0b", not Python's `strip`), and
+    whether an empty value counts as absent is the controller's business.
+    Memoized: apps poll the same few queries, and this is on every miss's path.
+    """
+    if not query:
+        return ""
+    raw = query.encode("latin-1")  # a lossless view of the bytes the client sent
+    pairs: list[tuple[bytes, bytes, bytes]] = []  # (base name, name, value), decoded
+    for part in raw.split(b"&"):
+        name, _, value = part.partition(b"=")
+        name = unquote_to_bytes(name.replace(b"+", b" "))
+        if not name:
+            continue
+        value = unquote_to_bytes(value.replace(b"+", b" "))
+        pairs.append((name.split(b"[", 1)[0], name, value))
+    with_brackets = {base for base, name, _ in pairs if base != name}
+    last: dict[bytes, int] = {}
+    for index, (base, _, _) in enumerate(pairs):
+        if base not in with_brackets:
+            last[base] = index
+    kept = [
+        pair
+        for index, pair in enumerate(pairs)
+        if pair[0] in with_brackets or last[pair[0]] == index
+    ]
+    kept.sort(key=lambda pair: pair[0])  # stable: an array's items keep their order
+    return "&".join(f"{_encode(name)}={_encode(value)}" for _, name, value in kept)

@@ -1,0 +1,108 @@
+"""One place that sees every answer: access line, journal entry, counters, history.
+
+The edge calls `Observer.saw` once per request, as the answer starts, with
+the request's head, the status sent and, when a service made the answer, its
+record (`http.service.Served`: the cache's verdict and the upstream time). It
+is the same call in every mode and log format, so the access line, the journal,
+`/_proxy/stats` and the status page's charts count the same answers, each with
+its real method and the one fingerprint of its key (`http.keys`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter
+from typing import Any
+
+from ..http.keys import fingerprint_of
+from ..http.request import Head
+from ..http.service import Served
+from .access import AccessLog, json_line, uvicorn_line
+from .history import BY_X_CACHE, MOCK, History
+from .journal import Journal, mask_phones
+from .stats import Stats
+
+Scope = Mapping[str, Any]
+
+
+class Observer:
+    """Writes down each answer wherever this server keeps them."""
+
+    def __init__(
+        self,
+        *,
+        access: AccessLog | None = None,
+        journal: Journal | None = None,
+        history: History | None = None,
+        stats: Stats | None = None,
+    ) -> None:
+        self.access = access
+        self.journal = journal
+        self.history = history
+        self.stats = stats  # proxy modes: the answers by cache verdict
+        self._json = access is not None and access.json_lines
+
+    def saw(
+        self, scope: Scope, head: Head, status: int, served: Served | None, started: float
+    ) -> None:
+        """One answer; `started` is the perf_counter() reading when the request came."""
+        if served is not None:
+            self._count(status, served, started)
+            if self.journal is not None:
+                took = perf_counter() - started
+                self.journal.note(head, status, served, started, took)
+        access = self.access
+        if access is None:
+            return
+        if self._json:
+            access.line(self._json_line(scope, head, status, served, perf_counter() - started))
+        elif served is not None and served.cache is not None:
+            upstream = served.upstream
+            waited = "-" if upstream is None else f"{upstream * 1000:.1f}ms"
+            key = fingerprint_of(head.authorization) or "-"
+            access.line(
+                f"{head.method} {head.path} {status} {served.cache} upstream={waited} key={key}"
+            )
+        else:
+            access.line(uvicorn_line(scope, head.method, head.path, head.query, status))
+
+    def _count(self, status: int, served: Served, started: float) -> None:
+        stats, cache = self.stats, served.cache
+        if served.forwarded:
+            if stats is not None:
+                stats.requests += 1
+                stats.forwarded += 1
+            return
+        if stats is not None and cache is not None:
+            stats.answered(cache, not_modified=status == 304)
+        if self.history is not None:
+            index = MOCK if cache is None else BY_X_CACHE[cache]
+            self.history.answered_at(started, index)
+
+    def _json_line(
+        self, scope: Scope, head: Head, status: int, served: Served | None, took: float
+    ) -> str:
+        client = scope.get("client")
+        cache = upstream = None
+        if served is not None:
+            upstream = served.upstream
+            # Proxy modes: the cache's verdict; mock mode: where the answer came from.
+            cache = served.cache.lower() if served.cache is not None else _source(served)
+        return json_line(
+            method=head.method,
+            path=head.path,
+            query=mask_phones(head.query.decode("latin-1")),
+            status=status,
+            cache=cache,
+            key=fingerprint_of(head.authorization),
+            upstream=upstream,
+            took=took,
+            client=f"{client[0]}:{client[1]}" if client else None,
+        )
+
+
+def _source(served: Served) -> str | None:
+    for name, value in served.reply.headers:
+        if name == b"x-mock-source":
+            return value.decode("latin-1")
+    return None

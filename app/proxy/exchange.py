@@ -1,0 +1,91 @@
+"""What passes between leads-proxy and the upstream, free of the HTTP client.
+
+An `Answer` is what the upstream said; a failed request is one of:
+
+    UpstreamError                 the upstream gave no usable answer
+     +-- UpstreamTimeout          no answer within the timeout        (-> 504)
+     +-- UpstreamUnavailable      refused, reset, or a broken answer  (-> 502)
+     +-- UpstreamBadStatus        a 5xx                               (-> 502)
+     +-- UpstreamGarbage          a 200 whose body is not JSON        (-> 502)
+
+A 4xx is not an error here: it is an answer, passed through as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Never forwarded in either direction (RFC 9110 section 7.6.1), plus the
+# headers httpx sets itself from the body it sends or has decoded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
+
+
+class UpstreamError(Exception):
+    """The upstream gave no usable answer; `kind` names how, for stats and logs."""
+
+    kind = "error"
+    status = 502
+
+    def __init__(self, message: str, *, upstream_status: int | None = None) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+
+
+class UpstreamTimeout(UpstreamError):
+    kind = "timeout"
+    status = 504
+
+
+class UpstreamUnavailable(UpstreamError):
+    kind = "unavailable"
+
+
+class UpstreamBadStatus(UpstreamError):
+    kind = "status_5xx"
+
+
+class UpstreamGarbage(UpstreamError):
+    kind = "garbage"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer from the upstream, body fully read."""
+
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    elapsed: float  # seconds
+    encoded: bool = False  # the body is still in the upstream's Content-Encoding
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, by its lower-case name."""
+        return next((value for key, value in self.headers if key.lower() == name), None)
+
+
+def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers that may cross the proxy: no hop-by-hop ones."""
+    named = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]

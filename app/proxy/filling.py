@@ -1,0 +1,325 @@
+"""Filling the cache: the one upstream request per key, and what it came to.
+
+For one key, at most one fill is on its way in this process (single flight:
+concurrent misses and background refreshes share it), and at most one Redis
+lookup. With a shared layer, a fill first takes the layer's lock, so that one
+process asks the upstream while the others wait for its entry; a 429 seen
+by one process makes every process wait. Recording (record mode) happens
+here too, on the 200s the upstream sends.
+
+The shared layer is anything with the `SharedLayer` methods: `app.shared.Shared`
+on Redis, or a typed fake in the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..fixtures.record import Recorder
+from ..http.clock import Clock
+from ..http.encoding import gzip_of
+from ..http.etag import etag_of
+from ..http.keys import bearer_token, fingerprint_of
+from ..observe.history import History
+from ..observe.stats import Stats
+from ..settings import defaults
+from .cache import CacheKey, Entry
+from .exchange import Answer, UpstreamError, UpstreamUnavailable
+from .layer import Claim, Cooling, SharedLayer, Wait
+from .policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
+from .storage import MemoryStorage
+from .upstream import Upstream
+
+log = logging.getLogger("leads_proxy")
+T = TypeVar("T")
+JSON = "application/json"
+THREAD_GZIP = 64 * 1024  # bodies from this size are gzipped on a thread
+SHOWN_LIMIT = 4096  # shown fingerprints remembered for the cooling list
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    ttl: float = defaults.TTL
+    stale_while_revalidate: float = defaults.STALE_WHILE_REVALIDATE
+    stale_if_error: float = defaults.STALE_IF_ERROR
+    max_entry_bytes: int = defaults.MAX_ENTRY_BYTES
+    max_cooldown: float = defaults.MAX_COOLDOWN
+
+
+# --- the shared layer, as the filling sees it ----------------------------------
+
+
+class Filler:
+    """Asks the upstream for the leads listing, once per key at a time, and stores the answer."""
+
+    def __init__(
+        self,
+        *,
+        upstream: Upstream,
+        storage: MemoryStorage,
+        config: ProxyConfig,
+        stats: Stats,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        shared: SharedLayer | None = None,
+        hold: float = defaults.LOCAL_TTL,
+        recorder: Recorder | None = None,
+        history: History | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.storage = storage
+        self.config = config
+        self.stats = stats
+        self.shared = shared
+        # How long a hit is answered from memory before the shared layer is
+        # asked for a newer copy; alone, nothing newer can exist elsewhere.
+        self.hold = hold if shared is not None else math.inf
+        self._clock = clock
+        self._wall = wall
+        self._recorder = recorder
+        self._flights: dict[CacheKey, asyncio.Task[Outcome]] = {}
+        self._lookups: dict[CacheKey, asyncio.Task[Entry | None]] = {}
+        self._cooldowns: dict[str, float] = {}  # cache fingerprint -> until (clock)
+        self._shown: dict[str, str] = {}  # cache fingerprint -> the key's shown fingerprint
+        self.history = history  # per-second counts for the status page
+
+    # --- single flight ------------------------------------------------------------
+
+    def flight(self, key: CacheKey, headers: dict[str, str]) -> asyncio.Future[Outcome]:
+        """The one upstream request for this key, started now or already on its way.
+
+        Waiters get it shielded: a client that goes away cancels only its own
+        wait, never the request the others wait on.
+        """
+        task = self._flights.get(key)
+        if task is None:
+            task = _one_per_key(self._flights, key, self._fill(key, headers))
+        else:
+            self.stats.collapsed_waiters += 1
+        return asyncio.shield(task)
+
+    def refresh(self, key: CacheKey, headers: dict[str, str]) -> None:
+        """Start a background refresh, unless one is already on its way."""
+        if key in self._flights:
+            return
+        self.stats.background_refreshes += 1
+        self.flight(key, headers)
+
+    def cooldowns(self) -> dict[str, float]:
+        """Shown fingerprint (`http.keys`) -> until (this clock) of the keys waiting out a 429."""
+        return {self._shown.get(fp, "-"): until for fp, until in self._cooldowns.items()}
+
+    def cooldown_left(self, fingerprint: str, now: float) -> float:
+        until = self._cooldowns.get(fingerprint)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self._cooldowns[fingerprint]
+            return 0.0
+        return until - now
+
+    @property
+    def cooling(self) -> dict[str, float]:
+        """Fingerprint -> seconds left, for the keys that wait out a 429 now."""
+        now = self._clock()
+        return {fp: until - now for fp, until in self._cooldowns.items() if until > now}
+
+    # --- the shared layer ---------------------------------------------------------
+
+    def look_up(
+        self, shared: SharedLayer, key: CacheKey, entry: Entry | None, now: float
+    ) -> asyncio.Task[Entry | None]:
+        """The one shared-layer lookup for this key, started now or already on its way."""
+        task = self._lookups.get(key)
+        if task is None:
+            task = _one_per_key(self._lookups, key, self._from_shared(shared, key, entry, now))
+        return task
+
+    async def _from_shared(
+        self, shared: SharedLayer, key: CacheKey, entry: Entry | None, now: float
+    ) -> Entry | None:
+        """A newer copy from the layer if it has one; else ours, held in memory a while longer."""
+        found = await shared.get(key, hold_until=now + self.hold)
+        if found is not None and (entry is None or found.stored_at >= entry.stored_at):
+            self.stats.shared_hits += 1
+            self._store(key, found)
+            return found
+        if entry is None or entry.state(now) is None:
+            return entry
+        # The layer lost it (restarted, evicted): ours refills it, unless another
+        # process's fill or a purge got there first. The layer down: ours it is,
+        # and no purge can come from anyone until it is back.
+        if found is None and shared.available:
+            await shared.restore(key, entry)
+        held = entry.held(now + self.hold)
+        self.storage.put(key, held)
+        return held
+
+    async def _fill(self, key: CacheKey, headers: dict[str, str]) -> Outcome:
+        """The outcome of one fill: asked of the upstream here, or by another process."""
+        shared = self.shared
+        if shared is None:
+            return await self._fetch(key, headers)
+        token = shared.new_token()
+        hold = self.upstream.timeout + 1.0  # a lock left by a dead process expires
+        until = self._clock() + hold
+        while True:
+            claim = await shared.claim(key, token=token, hold=hold)
+            if isinstance(claim, Cooling):
+                return self._cool(key, claim.seconds, headers)
+            if claim is not Claim.TAKEN:
+                break
+            self.stats.shared_waits += 1
+            hold_until = self._clock() + self.hold
+            waited = await shared.wait_for_fill(key, until=until, hold_until=hold_until)
+            if isinstance(waited, Entry):
+                self._store(key, waited)
+                return Filled(waited, stored=True, by_peer=True)
+            if isinstance(waited, Cooling):
+                return self._cool(key, waited.seconds, headers)
+            if waited is not Wait.RELEASED:
+                break  # the layer went away, or the other process is too slow: ask alone
+            # The other process's fill failed: stand in with the last good copy
+            # if there is one; if not, try to take the lock and ask ourselves.
+            entry = self.storage.get(key)
+            if entry is not None and entry.state(self._clock()) is not None:
+                failed = "another process's request to the upstream failed"
+                return Failed(UpstreamUnavailable(failed))
+        try:
+            outcome = await self._fetch(key, headers)
+            if isinstance(outcome, Filled) and outcome.stored:
+                await shared.put(key, outcome.entry)
+            elif isinstance(outcome, Limited):
+                await shared.cool_down(key.fingerprint, outcome.until - self._clock())
+        finally:
+            if claim is Claim.MINE:
+                await shared.release(key, token)
+        return outcome
+
+    def _cool(self, key: CacheKey, seconds: float, headers: dict[str, str]) -> Limited:
+        """Another process was told to wait: this one waits as long (within the cap)."""
+        until = self._clock() + min(seconds, self.config.max_cooldown)
+        self._cool_until(key, until, headers)
+        return Limited(None, until)
+
+    def _cool_until(self, key: CacheKey, until: float, headers: dict[str, str]) -> None:
+        if len(self._shown) >= SHOWN_LIMIT:
+            self._shown = {fp: self._shown[fp] for fp in self._cooldowns if fp in self._shown}
+        self._cooldowns[key.fingerprint] = until
+        self._shown[key.fingerprint] = _shown(headers)
+
+    # --- the upstream -------------------------------------------------------------
+
+    async def _fetch(self, key: CacheKey, headers: dict[str, str]) -> Outcome:
+        """Ask the upstream for the key's canonical query: the key is what is forwarded."""
+        self.stats.upstream_requests += 1
+        query = key.query
+        asked = time.perf_counter()
+        try:
+            answer = await self.upstream.fetch_leads(query, headers)
+        except UpstreamError as error:
+            if self.history is not None:
+                self.history.upstream(time.perf_counter() - asked)
+            self.stats.upstream_error(error.kind)
+            log.warning("upstream: %s (key %s)", error, _shown(headers))
+            return Failed(error)
+        if self.history is not None:
+            self.history.upstream(time.perf_counter() - asked)
+        now = self._clock()
+        if answer.status == 200:
+            await self._record(query, answer.body, headers["Authorization"])
+            body = answer.body
+            # gzip is made once per fill; a large body on a thread, not holding the loop
+            gzipped = (
+                gzip_of(body) if len(body) < THREAD_GZIP else await asyncio.to_thread(gzip_of, body)
+            )
+            entry = self._entry(answer, now, gzipped)
+            stored = len(answer.body) <= self.config.max_entry_bytes and self._store(key, entry)
+            return Filled(entry, stored)
+        if answer.status == 429:
+            self.stats.upstream_error("rate_limited")
+            until = cooldown_until(
+                answer.header("retry-after"),
+                now=now,
+                wall=self._wall(),
+                cap=self.config.max_cooldown,
+            )
+            self._cool_until(key, until, headers)
+            log.warning("upstream: 429, key %s waits %.0f s", _shown(headers), until - now)
+            return Limited(answer, until)
+        return Passed(answer)
+
+    async def _record(self, query: str, body: bytes, authorization: str) -> None:
+        """Write a 200 as a fixture, on a thread: validating, anonymizing and writing
+        thousands of leads would hold the loop, and every other request with it."""
+        if self._recorder is None:
+            return
+        token = bearer_token(authorization.encode("latin-1")) or b""
+        try:
+            await asyncio.to_thread(self._recorder.record, query, body, token)
+        except OSError as error:  # a full disk must not stop the proxy from serving
+            log.warning("not recorded: %s", error.strerror or error)
+
+    def _entry(self, answer: Answer, now: float, gzipped: bytes | None) -> Entry:
+        config = self.config
+        fresh_until = now + config.ttl
+        return Entry.build(
+            answer.body,
+            etag=etag_of(answer.body),
+            content_type=(answer.header("content-type") or JSON).encode("latin-1"),
+            stored_at=now,
+            fresh_until=fresh_until,
+            stale_until=fresh_until + config.stale_while_revalidate,
+            error_until=fresh_until + max(config.stale_if_error, config.stale_while_revalidate),
+            hot_until=now + self.hold,
+            gzipped=gzipped,
+        )
+
+    def _store(self, key: CacheKey, entry: Entry) -> bool:
+        stored = self.storage.put(key, entry)
+        self.gauges()
+        return stored
+
+    def gauges(self) -> None:
+        """Bring the cache's gauges up to date."""
+        stats = self.stats
+        stats.entries = self.storage.entries
+        stats.bytes = self.storage.bytes
+        stats.keys_cooling_down = len(self.cooling)
+
+    async def drain(self) -> None:
+        """Wait for the fills and lookups on their way now (shutdown, tests)."""
+        running = [*self._flights.values(), *self._lookups.values()]
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def close(self) -> None:
+        for task in [*self._flights.values(), *self._lookups.values()]:
+            task.cancel()
+        if self._recorder is not None:
+            self._recorder.flush()
+
+
+def _one_per_key(
+    tasks: dict[CacheKey, asyncio.Task[T]], key: CacheKey, work: Coroutine[Any, Any, T]
+) -> asyncio.Task[T]:
+    """Start `work` as the key's task in `tasks`, which it leaves when done."""
+    task = asyncio.get_running_loop().create_task(work)
+    tasks[key] = task
+
+    def leave(done: asyncio.Task[T]) -> None:
+        if tasks.get(key) is done:
+            del tasks[key]
+
+    task.add_done_callback(leave)
+    return task
+
+
+def _shown(headers: dict[str, str]) -> str:
+    """The shown fingerprint of the key a fill asks for."""
+    return fingerprint_of(headers.get("Authorization", "").encode("latin-1")) or "-"

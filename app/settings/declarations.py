@@ -1,0 +1,331 @@
+"""Settings and modes.
+
+Nothing here is built at import time: the CLI (or a test) builds `Settings`,
+so every value can come from a flag, from its `LEADS_PROXY_<NAME>` env twin,
+or from a default, in that order of precedence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
+from pydantic.config import JsonDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from . import defaults
+from .values import (
+    Fallback,
+    LogFormat,
+    LogLevel,
+    Mode,
+    ReplayMode,
+    Switch,
+    origin_list,
+    per_minute,
+    redis_url,
+)
+
+ENV_PREFIX = "LEADS_PROXY_"
+DEFAULT_UPSTREAM = "https://app.sondos-ai.com/api"
+SECRETS = frozenset({"admin_token", "key_secret", "cache_url"})  # never echoed back
+CACHE_URL_ALONE = (
+    "--cache-url / LEADS_PROXY_CACHE_URL needs --key-secret / LEADS_PROXY_KEY_SECRET: "
+    "the same secret of at least 16 characters on every process sharing the cache "
+    "(for example from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+)
+
+
+def bundled_fixtures_dir() -> Path:
+    """The fixtures that ship with leads-proxy: inside the wheel, or the repo's."""
+    package_dir = Path(__file__).resolve().parent.parent
+    inside_wheel = package_dir / "_bundled_fixtures"
+    if inside_wheel.is_dir():
+        return inside_wheel
+    return package_dir.parent / "fixtures"
+
+
+GROUPS = {
+    "serve": "",
+    "proxy": "proxy mode",
+    "record": "record mode (proxy mode, and each 200 written as a fixture)",
+    "scale": "scale-out (several workers; one cache and upstream budget shared through Redis)",
+}
+
+
+def setting(
+    default: Any = None,
+    help_text: str = "",
+    *,
+    group: str = "serve",
+    metavar: str | None = None,
+    expected: str | None = None,
+    bare: str | None = None,
+    **constraints: Any,
+) -> Any:
+    """One setting, declared once: its default, bounds, help, flag group and metavar.
+
+    The `serve` flag, its --help line and the message for a bad value are
+    derived from this; the env twin is LEADS_PROXY_<NAME>. `expected` says what
+    a good value looks like where the bounds cannot; `bare` is the value of
+    the flag given alone (`--anonymize` means `--anonymize on`).
+    """
+    extra: JsonDict = {"group": group, "metavar": metavar, "expected": expected, "bare": bare}
+    if callable(default):
+        return Field(
+            default_factory=default, description=help_text, json_schema_extra=extra, **constraints
+        )
+    return Field(default, description=help_text, json_schema_extra=extra, **constraints)
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; each has a CLI flag and an env var twin."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    mode: Mode = setting(Mode.MOCK, "how to answer: mock replays fixtures offline")
+    host: str = setting("127.0.0.1", "interface to listen on", metavar="HOST", min_length=1)
+    port: int = setting(8000, "TCP port to listen on", metavar="PORT", ge=0, le=65535)
+    fixtures: Path = setting(
+        bundled_fixtures_dir, "fixtures directory, holding leads/<name>.json", metavar="DIR"
+    )
+    mock_auth: Switch = setting(
+        Switch.ON, "answer 401 without an 'Authorization: Bearer ...' header, like the real API"
+    )
+    log_level: LogLevel = setting(LogLevel.INFO, "log verbosity")
+    log_format: LogFormat = setting(
+        LogFormat.TEXT, "json: every log line one JSON object (ts, level, event, method, ...)"
+    )
+    access_log: Switch = setting(
+        Switch.ON, "log one line per request (buffered, flushed each second)"
+    )
+    cors_origins: str | None = setting(
+        None,
+        "browser origins that may call (CORS): a comma-separated list, or * for any; "
+        "default * in mock mode, none in proxy and record modes",
+        metavar="ORIGINS",
+        expected="origins like http://localhost:5173,https://app.example.com, or *, or none",
+    )
+    journal_size: int = setting(
+        1000,
+        "requests kept for GET /_proxy/requests (0: no journal)",
+        metavar="N",
+        ge=0,
+        le=1_000_000,
+    )
+    replay: ReplayMode = setting(
+        ReplayMode.AUTO,
+        "mock mode: answer recorded requests from their recordings (recordings.json), "
+        "the rest by emulating filters over the fixtures; recorded: recordings only",
+    )
+    mock_rate_limit: str | None = setting(
+        None,
+        "mock mode: answer 429 past N requests a minute per key, as the real API's throttle",
+        metavar="N/minute",
+        expected="a number of requests a minute, like 60/minute",
+    )
+
+    upstream_url: HttpUrl = setting(
+        HttpUrl(DEFAULT_UPSTREAM),
+        "the real API's base URL",
+        group="proxy",
+        metavar="URL",
+        expected=f"an http or https URL like {DEFAULT_UPSTREAM}",
+    )
+    upstream_timeout: float = setting(
+        defaults.UPSTREAM_TIMEOUT,
+        "seconds to wait for the upstream",
+        group="proxy",
+        metavar="SECONDS",
+        gt=0,
+        le=300,
+    )
+    upstream_max_rps: float | None = setting(
+        None,
+        "at most this many upstream requests per second, for the whole process",
+        group="proxy",
+        metavar="RPS",
+        gt=0,
+    )
+    ttl: float = setting(
+        defaults.TTL, "seconds an answer is fresh", group="proxy", metavar="SECONDS", ge=0
+    )
+    stale_while_revalidate: float = setting(
+        defaults.STALE_WHILE_REVALIDATE,
+        "seconds past the TTL an answer is still served while refreshed in the background",
+        group="proxy",
+        metavar="SECONDS",
+        ge=0,
+    )
+    stale_if_error: float = setting(
+        defaults.STALE_IF_ERROR,
+        "seconds past the TTL an answer may stand in for a failed or rate-limited upstream",
+        group="proxy",
+        metavar="SECONDS",
+        ge=0,
+    )
+    max_body_bytes: int = setting(
+        1024 * 1024,
+        "the largest request body passed through to the upstream; larger ones answer 413",
+        group="proxy",
+        metavar="BYTES",
+        ge=0,
+    )
+    max_cooldown: float = setting(
+        defaults.MAX_COOLDOWN,
+        "the longest an upstream's Retry-After may hold a key back",
+        group="proxy",
+        metavar="SECONDS",
+        gt=0,
+        le=86400,
+    )
+    max_entries: int = setting(10_000, "most answers cached", group="proxy", metavar="N", ge=1)
+    max_bytes: int = setting(
+        256 * 1024 * 1024, "most bytes of answers cached", group="proxy", metavar="BYTES", ge=1
+    )
+    max_entry_bytes: int = setting(
+        defaults.MAX_ENTRY_BYTES,
+        "larger answers are passed on, not cached",
+        group="proxy",
+        metavar="BYTES",
+        ge=1,
+    )
+    fallback: Fallback = setting(
+        Fallback.NONE,
+        "when the upstream fails and nothing is cached: none (502/504) or fixtures",
+        group="proxy",
+    )
+    admin_token: SecretStr | None = setting(
+        None,
+        "bearer token for DELETE /_proxy/cache; purging is off without it "
+        "(prefer the env var: a flag shows in the process list)",
+        group="proxy",
+        metavar="TOKEN",
+        min_length=8,
+    )
+
+    anonymize: Switch = setting(
+        Switch.OFF,
+        "replace phone numbers, names and emails with consistent fakes before writing",
+        group="record",
+        bare="on",
+    )
+    max_recordings: int = setting(
+        1000,
+        "most distinct queries written; answers to others are served, not written",
+        group="record",
+        metavar="N",
+        ge=1,
+    )
+    record_as_default: Switch = setting(
+        Switch.OFF,
+        "also write the answer to the unfiltered listing as leads/default.json",
+        group="record",
+        bare="on",
+    )
+
+    max_header_bytes: int = setting(
+        defaults.MAX_HEADER_BYTES,
+        "the most bytes of a request line and headers; more answer 431",
+        metavar="BYTES",
+        ge=1024,
+    )
+    header_timeout: float = setting(
+        defaults.HEADER_TIMEOUT,
+        "seconds a request line and headers may take to arrive; longer answers 408",
+        metavar="SECONDS",
+        gt=0,
+        le=300,
+    )
+    limit_concurrency: int = setting(
+        900,
+        "most connections and requests at once per process (below a 1024 file limit); "
+        "more are answered 503",
+        metavar="N",
+        ge=1,
+    )
+    workers: int = setting(1, "uvicorn worker processes", group="scale", metavar="N", ge=1, le=64)
+    cache_url: SecretStr | None = setting(
+        None,
+        "Redis (or Valkey) holding the cache, fill locks, 429 cooldowns and the "
+        "--upstream-max-rps budget for every process, e.g. redis://127.0.0.1:6379/0",
+        group="scale",
+        metavar="URL",
+        expected="a Redis URL like redis://127.0.0.1:6379/0 (redis, rediss or unix)",
+    )
+    cache_timeout: float = setting(
+        defaults.CACHE_TIMEOUT,
+        "seconds a Redis call may take before Redis counts as down",
+        group="scale",
+        metavar="SECONDS",
+        gt=0,
+        le=10,
+    )
+    key_secret: SecretStr | None = setting(
+        None,
+        "HMAC secret for cache keys, the same on every process; required with --cache-url "
+        "(prefer the env var)",
+        group="scale",
+        metavar="SECRET",
+        min_length=16,
+    )
+    local_ttl: float = setting(
+        defaults.LOCAL_TTL,
+        "seconds a hit is answered from process memory before Redis is asked for a newer copy",
+        group="scale",
+        metavar="SECONDS",
+        ge=0,
+    )
+
+    @field_validator("cache_url")
+    @classmethod
+    def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None:
+            redis_url(url.get_secret_value())
+        return url
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        return origin_list(value)
+
+    @field_validator("mock_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        return per_minute(value)
+
+    @model_validator(mode="after")
+    def _secret_with_cache(self) -> Settings:
+        if self.cache_url is not None and self.key_secret is None:
+            raise ValueError(CACHE_URL_ALONE)
+        if self.mode is Mode.RECORD and self.workers > 1:
+            raise ValueError(
+                "--mode record runs as one process (it keeps one index of what it wrote): "
+                "leave --workers / LEADS_PROXY_WORKERS at 1"
+            )
+        return self
+
+    @property
+    def needs_fixtures(self) -> bool:
+        return self.mode is Mode.MOCK or self.fallback is Fallback.FIXTURES
+
+    @property
+    def cors_list(self) -> tuple[str, ...]:
+        """The allowed browser origins: `*` for any; empty for none."""
+        if self.cors_origins is None:
+            return ("*",) if self.mode is Mode.MOCK else ()
+        if self.cors_origins == "none":
+            return ()
+        return tuple(self.cors_origins.split(","))
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Mock mode's requests a minute per key, or None."""
+        return None if self.mock_rate_limit is None else int(self.mock_rate_limit.split("/")[0])

@@ -1,0 +1,17 @@
+"""The defaults of the settings that the core's own constructors share.
+
+Plain constants, declared once: the settings (`settings.declarations`) and
+the objects a test builds without settings (`ProxyConfig()`, `Upstream(url)`,
+`Shared(url)`, the request-head guard) take them from here.
+"""
+
+TTL = 30.0  # seconds an answer is fresh
+STALE_WHILE_REVALIDATE = 30.0
+STALE_IF_ERROR = 600.0
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
+MAX_COOLDOWN = 3600.0
+UPSTREAM_TIMEOUT = 10.0
+CACHE_TIMEOUT = 0.25  # a Redis call
+LOCAL_TTL = 1.0  # a hit from memory before Redis is asked for a newer copy
+MAX_HEADER_BYTES = 64 * 1024
+HEADER_TIMEOUT = 10.0
