@@ -30,7 +30,7 @@ from .asgi import FastLeads
 from .cors import Cors
 from .docs import add_docs
 from .errors import add_error_handlers
-from .modes import Wiring, wiring
+from .modes import Outside, Wiring, wiring
 from .openapi import exact_openapi
 from .startup import say_what_serves
 
@@ -48,24 +48,33 @@ In proxy mode, answers carry `Cache-Status`, `Age` and `X-Cache`.
 
 
 def create_app(
-    settings: Settings, *, fixtures: FixtureSet | None = None, stats_dir: Path | None = None
+    settings: Settings,
+    *,
+    fixtures: FixtureSet | None = None,
+    stats_dir: Path | None = None,
+    outside: Outside | None = None,
 ) -> FastAPI:
     """Build the app for the settings' mode; loads the fixtures if it needs them.
 
-    `stats_dir` is where the workers of one server keep their counters.
+    `stats_dir` is where the workers of one server keep their counters; `outside`
+    the clocks and upstream transport (the real ones unless a test gives others).
     """
-    return _assemble(settings, fixtures, stats_dir)[0]
+    return _assemble(settings, fixtures, stats_dir, outside)[0]
 
 
 def create_asgi(
-    settings: Settings, *, fixtures: FixtureSet | None = None, stats_dir: Path | None = None
+    settings: Settings,
+    *,
+    fixtures: FixtureSet | None = None,
+    stats_dir: Path | None = None,
+    outside: Outside | None = None,
 ) -> FastLeads:
     """The app as served: the hot path answered in front of FastAPI, which does the rest.
 
     The fast layer sits outside Starlette's own middleware stack on purpose:
     that stack alone costs a good part of the hot path's budget.
     """
-    app, parts, observer = _assemble(settings, fixtures, stats_dir)
+    app, parts, observer = _assemble(settings, fixtures, stats_dir, outside)
     return FastLeads(
         app,
         service=parts.service,
@@ -76,7 +85,10 @@ def create_asgi(
 
 
 def _assemble(
-    settings: Settings, fixtures: FixtureSet | None, stats_dir: Path | None
+    settings: Settings,
+    fixtures: FixtureSet | None,
+    stats_dir: Path | None,
+    outside: Outside | None,
 ) -> tuple[FastAPI, Wiring, Observer]:
     if fixtures is None and settings.needs_fixtures:
         fixtures = load_fixtures(settings.fixtures)
@@ -84,7 +96,7 @@ def _assemble(
     access = AccessLog(json_lines=json_logs) if settings.access_log is Switch.ON else None
     journal = Journal(settings.journal_size, directory=stats_dir) if settings.journal_size else None
     history = History(stats_dir)
-    parts = wiring(settings, fixtures, history=history, stats_dir=stats_dir)
+    parts = wiring(settings, fixtures, history=history, stats_dir=stats_dir, outside=outside)
     observer = Observer(access=access, journal=journal, history=history, stats=parts.stats)
 
     @asynccontextmanager

@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from fastapi import APIRouter
 
 from ..fixtures.files import FixtureSet
 from ..fixtures.record import Recorder
+from ..http.clock import Clock
 from ..http.service import LeadsService
 from ..mock.replay import Replay
 from ..mock.service import MockService
@@ -40,6 +42,19 @@ Hook = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class Outside:
+    """What the core meets of the world: its clocks and its way to the upstream.
+
+    The defaults are the real ones; the in-process tests give a fake clock and an
+    `httpx.MockTransport`, and drive the app as served with no socket at all.
+    """
+
+    clock: Clock = time.monotonic  # every TTL, window and cooldown
+    wall: Clock = time.time  # Retry-After dates
+    transport: httpx.AsyncBaseTransport | None = None  # None: real HTTP to the upstream
+
+
+@dataclass(frozen=True, slots=True)
 class Wiring:
     """What one mode brings to the app."""
 
@@ -58,6 +73,7 @@ def wiring(
     *,
     history: History,
     stats_dir: Path | None = None,
+    outside: Outside | None = None,
 ) -> Wiring:
     """The mode's parts: mock mode on the fixtures, or proxy and record modes."""
     if settings.mode is Mode.MOCK and fixtures is not None:
@@ -67,7 +83,7 @@ def wiring(
             methods=MOCK_METHODS,
         )
     stats = Stats(stats_dir)
-    proxy = build_proxy(settings, fixtures, stats=stats, history=history)
+    proxy = build_proxy(settings, fixtures, stats=stats, history=history, outside=outside)
     return Wiring(
         service=proxy,
         routers=(routes.passthrough, admin.proxy_router),
@@ -97,17 +113,22 @@ def build_proxy(
     *,
     stats: Stats | None = None,
     history: History | None = None,
+    outside: Outside | None = None,
 ) -> ProxyService:
     stats = stats or Stats()
+    outside = outside or Outside()
+    clock = outside.clock
     shared = (
         Shared(settings.cache_url.get_secret_value(), timeout=settings.cache_timeout, stats=stats)
         if settings.cache_url is not None
         else None
     )
-    pacer = Pacer(settings.upstream_max_rps)
+    pacer = Pacer(settings.upstream_max_rps, clock=clock)
     upstream = Upstream(
         str(settings.upstream_url),
         timeout=settings.upstream_timeout,
+        transport=outside.transport,
+        clock=clock,
         pacer=SharedPacer(shared, settings.upstream_max_rps, alone=pacer)
         if shared is not None and settings.upstream_max_rps
         else pacer,
@@ -116,7 +137,7 @@ def build_proxy(
     filler = Filler(
         upstream=upstream,
         storage=MemoryStorage(
-            max_entries=settings.max_entries, max_bytes=settings.max_bytes, clock=time.monotonic
+            max_entries=settings.max_entries, max_bytes=settings.max_bytes, clock=clock
         ),
         config=ProxyConfig(
             ttl=settings.ttl,
@@ -126,6 +147,8 @@ def build_proxy(
             max_cooldown=settings.max_cooldown,
         ),
         stats=stats,
+        clock=clock,
+        wall=outside.wall,
         shared=shared,
         hold=settings.local_ttl,
         recorder=Recorder(
@@ -142,5 +165,6 @@ def build_proxy(
     return ProxyService(
         filler=filler,
         keys=KeyMaker(secret),
+        clock=clock,
         fallback=MockService(fixtures, require_auth=False) if fixtures is not None else None,
     )
