@@ -25,7 +25,8 @@ from .commands.fixtures import (
     validate,
 )
 from .fixtures.files import FixtureError, load_fixtures
-from .settings.declarations import DEFAULT_UPSTREAM, GROUPS, Settings
+from .settings.declarations import DEFAULT_UPSTREAM, Settings
+from .settings.field import GROUPS
 from .settings.text import SettingsError, choices, env_name, extra, flag_name, load_settings
 from .settings.values import LogFormat, LogLevel, Mode
 

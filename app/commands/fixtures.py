@@ -19,7 +19,7 @@ from ..fixtures.anonymize import anonymize_leads
 from ..fixtures.files import FixtureError, check_fixtures, load_fixtures
 from ..fixtures.generate import generate_leads
 from ..http.files import write_atomically
-from ..settings.declarations import bundled_fixtures_dir
+from ..settings.defaults import bundled_fixtures_dir
 from ..settings.text import env_name
 from .contract import check_answer, fixture_shape, table
 
@@ -166,7 +166,7 @@ def _progress_bar(total: int) -> Callable[[int], None]:
 
 
 def pull(args: argparse.Namespace) -> int:
-    """`fixtures pull`: the key's whole listing into OUT/leads/default.json (app.pull)."""
+    """`fixtures pull`: the key's whole listing into OUT/leads/default.json (commands.pull)."""
     import httpx  # noqa: PLC0415 - only the network commands need it
 
     from .pull import Progress, Pull, PullError  # noqa: PLC0415

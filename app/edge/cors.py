@@ -1,6 +1,6 @@
 """CORS: which browser origins may call leads-proxy, and the headers that say so.
 
-Starlette's `CORSMiddleware` rules, answered in the ASGI layer (`app.asgi`)
+Starlette's `CORSMiddleware` rules, answered in the ASGI layer (`edge.asgi`)
 from headers built once: a preflight (`OPTIONS` with `Origin` and
 `Access-Control-Request-Method`) from an allowed origin is a 204 that lists
 the methods and headers a call may use; every answer to an allowed origin

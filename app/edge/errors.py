@@ -30,7 +30,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         operations = request.app.openapi()["paths"].get(request.url.path, {})
         allowed |= {method.upper() for method in operations}
         if "GET" in allowed:
-            allowed.add("HEAD")  # answered as GET without a body (app.asgi)
+            allowed.add("HEAD")  # answered as GET without a body (edge.asgi)
         listed = ", ".join(sorted(allowed))
         headers["Allow"] = listed
         message = (

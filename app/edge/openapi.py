@@ -2,7 +2,7 @@
 
 FastAPI describes the models; the operation's parameters, the `Prefer`
 grammar and every answer with its headers are written here from the same
-constants the code validates with (`app.query`, `app.prefer`), so the
+constants the code validates with (`mock.query`, `mock.prefer`), so the
 document allows what the server accepts and nothing it refuses.
 """
 
@@ -101,7 +101,7 @@ def _at_most(top: str) -> str:
 
 
 def prefer_pattern(examples: Sequence[str]) -> str:
-    """Every `Prefer` value mock mode accepts (app.prefer), and no other.
+    """Every `Prefer` value mock mode accepts (mock.prefer), and no other.
 
     Tokens split by `,` or `;`; each is blank, an unknown preference (ignored),
     or a known one with a good value: names in any case, spaces around them and
@@ -220,7 +220,7 @@ def responses(ok: Schema) -> dict[str, Schema]:
 
 
 def exact_openapi(app: FastAPI, examples: Callable[[], Sequence[str]]) -> Callable[[], Schema]:
-    """`app.openapi`, with the leads operations written out in full (made once)."""
+    """`edge.openapi`, with the leads operations written out in full (made once)."""
 
     def openapi() -> Schema:
         if app.openapi_schema is not None:

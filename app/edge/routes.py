@@ -51,7 +51,7 @@ def incoming(request: Request, body: bytes = b"") -> Incoming:
 async def list_leads(request: Request, service: ServiceDep) -> Response:
     """List all leads for the authenticated user."""
     # The services read the raw query themselves (bad values get Laravel's 422);
-    # the parameters are documented in app.openapi.
+    # the parameters are documented in edge.openapi.
     served = request.scope[SERVED] = await service.answer(incoming(request))
     if served.reply.delay:
         await asyncio.sleep(served.reply.delay)

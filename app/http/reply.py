@@ -24,7 +24,7 @@ class Reply:
     headers: Headers
     body: bytes = b""
     delay: float = 0.0  # seconds to wait before sending (Prefer: delay)
-    # The same answer in gzip, for a client that prefers it (app.encoding).
+    # The same answer in gzip, for a client that prefers it (http.encoding).
     gzipped: Reply | None = None
     upstream: float | None = None  # seconds spent on the upstream for it, if any (journal)
 

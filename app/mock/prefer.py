@@ -8,7 +8,7 @@
 Preferences may be split by commas or semicolons and spread over several
 `Prefer` headers. Unknown preferences are ignored (RFC 7240); a known one with
 a bad value, wherever it is, is a PreferError whose message names the valid
-values; of repeated good ones, the last wins. `app.openapi.prefer_pattern`
+values; of repeated good ones, the last wins. `edge.openapi.prefer_pattern`
 describes exactly this grammar.
 """
 

@@ -1,7 +1,7 @@
 """Mock mode's replay of recordings: the recorded answer for a recorded request.
 
 A request is recorded when its canonical query (the proxy cache's key form,
-`app.cache.canonical_query`) was recorded for its API key, or by any key when
+`http.canonical.canonical_query`) was recorded for its API key, or by any key when
 the folder holds the recordings of a single key (the common case: one
 developer, one key), or by a format 1 recording (no key kept). Its answer is
 the recording's bytes with the upstream's URLs re-based onto the server the

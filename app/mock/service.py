@@ -83,7 +83,7 @@ class MockService:
         self.require_auth = require_auth
         self.throttle = self._started_throttle = throttle
         self.scenario: str | None = None  # a Prefer for requests that send none
-        # Recordings answer first (app.replay); None: everything is emulated.
+        # Recordings answer first (mock.replay); None: everything is emulated.
         self.replay = replay if replay is not None and (replay or replay.strict) else None
         self._default = _ok(fixtures.default)
         # Whole-fixture replies by ETag: few files; generated sets are bounded below.

@@ -5,7 +5,7 @@ that the workers of one server agree): the slot's second, answers by result,
 upstream requests, and upstream latencies in a histogram. Counting an answer
 is a clock read and a cell increment (the slot is cleared when its second
 comes round again). Under `--workers N` each worker's ring is a file of its own
-in the server's folder, mapped into memory like its counters (`app.stats`),
+in the server's folder, mapped into memory like its counters (`observe.stats`),
 and reading sums the workers' slots of each second.
 """
 

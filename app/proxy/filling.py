@@ -7,7 +7,7 @@ process asks the upstream while the others wait for its entry; a 429 seen
 by one process makes every process wait. Recording (record mode) happens
 here too, on the 200s the upstream sends.
 
-The shared layer is anything with the `SharedLayer` methods: `app.shared.Shared`
+The shared layer is anything with the `SharedLayer` methods: `proxy.redis.shared.Shared`
 on Redis, or a typed fake in the tests.
 """
 
@@ -25,11 +25,12 @@ from ..fixtures.record import Recorder
 from ..http.clock import Clock
 from ..http.encoding import gzip_of
 from ..http.etag import etag_of
-from ..http.keys import bearer_token, fingerprint_of
+from ..http.keys import bearer_token
 from ..observe.history import History
 from ..observe.stats import Stats
 from ..settings import defaults
 from .cache import CacheKey, Entry
+from .cooldowns import Cooldowns, shown
 from .exchange import Answer, UpstreamError, UpstreamUnavailable
 from .layer import Claim, Cooling, SharedLayer, Wait
 from .policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
@@ -40,7 +41,6 @@ log = logging.getLogger("leads_proxy")
 T = TypeVar("T")
 JSON = "application/json"
 THREAD_GZIP = 64 * 1024  # bodies from this size are gzipped on a thread
-SHOWN_LIMIT = 4096  # shown fingerprints remembered for the cooling list
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,7 @@ class Filler:
         self._recorder = recorder
         self._flights: dict[CacheKey, asyncio.Task[Outcome]] = {}
         self._lookups: dict[CacheKey, asyncio.Task[Entry | None]] = {}
-        self._cooldowns: dict[str, float] = {}  # cache fingerprint -> until (clock)
-        self._shown: dict[str, str] = {}  # cache fingerprint -> the key's shown fingerprint
+        self.cooldowns = Cooldowns()
         self.history = history  # per-second counts for the status page
 
     # --- single flight ------------------------------------------------------------
@@ -111,24 +110,8 @@ class Filler:
         self.stats.background_refreshes += 1
         self.flight(key, headers)
 
-    def cooldowns(self) -> dict[str, float]:
-        """Shown fingerprint (`http.keys`) -> until (this clock) of the keys waiting out a 429."""
-        return {self._shown.get(fp, "-"): until for fp, until in self._cooldowns.items()}
-
     def cooldown_left(self, fingerprint: str, now: float) -> float:
-        until = self._cooldowns.get(fingerprint)
-        if until is None:
-            return 0.0
-        if until <= now:
-            del self._cooldowns[fingerprint]
-            return 0.0
-        return until - now
-
-    @property
-    def cooling(self) -> dict[str, float]:
-        """Fingerprint -> seconds left, for the keys that wait out a 429 now."""
-        now = self._clock()
-        return {fp: until - now for fp, until in self._cooldowns.items() if until > now}
+        return self.cooldowns.left(fingerprint, now)
 
     # --- the shared layer ---------------------------------------------------------
 
@@ -205,14 +188,8 @@ class Filler:
     def _cool(self, key: CacheKey, seconds: float, headers: dict[str, str]) -> Limited:
         """Another process was told to wait: this one waits as long (within the cap)."""
         until = self._clock() + min(seconds, self.config.max_cooldown)
-        self._cool_until(key, until, headers)
+        self.cooldowns.hold(key, until, headers["Authorization"])
         return Limited(None, until)
-
-    def _cool_until(self, key: CacheKey, until: float, headers: dict[str, str]) -> None:
-        if len(self._shown) >= SHOWN_LIMIT:
-            self._shown = {fp: self._shown[fp] for fp in self._cooldowns if fp in self._shown}
-        self._cooldowns[key.fingerprint] = until
-        self._shown[key.fingerprint] = _shown(headers)
 
     # --- the upstream -------------------------------------------------------------
 
@@ -227,7 +204,7 @@ class Filler:
             if self.history is not None:
                 self.history.upstream(time.perf_counter() - asked)
             self.stats.upstream_error(error.kind)
-            log.warning("upstream: %s (key %s)", error, _shown(headers))
+            log.warning("upstream: %s (key %s)", error, shown(headers["Authorization"]))
             return Failed(error)
         if self.history is not None:
             self.history.upstream(time.perf_counter() - asked)
@@ -250,8 +227,9 @@ class Filler:
                 wall=self._wall(),
                 cap=self.config.max_cooldown,
             )
-            self._cool_until(key, until, headers)
-            log.warning("upstream: 429, key %s waits %.0f s", _shown(headers), until - now)
+            authorization = headers["Authorization"]
+            self.cooldowns.hold(key, until, authorization)
+            log.warning("upstream: 429, key %s waits %.0f s", shown(authorization), until - now)
             return Limited(answer, until)
         return Passed(answer)
 
@@ -291,7 +269,7 @@ class Filler:
         stats = self.stats
         stats.entries = self.storage.entries
         stats.bytes = self.storage.bytes
-        stats.keys_cooling_down = len(self.cooling)
+        stats.keys_cooling_down = self.cooldowns.count(self._clock())
 
     async def drain(self) -> None:
         """Wait for the fills and lookups on their way now (shutdown, tests)."""
@@ -318,8 +296,3 @@ def _one_per_key(
 
     task.add_done_callback(leave)
     return task
-
-
-def _shown(headers: dict[str, str]) -> str:
-    """The shown fingerprint of the key a fill asks for."""
-    return fingerprint_of(headers.get("Authorization", "").encode("latin-1")) or "-"

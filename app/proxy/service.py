@@ -7,9 +7,9 @@ and when the upstream fails or rate-limits, the last good answer is served
 (stale-if-error, 429 cooldown). Everything else under /api/ is forwarded as
 it is, uncached; a successful write to a lead drops that key's listings.
 
-The rules are `app.policy`'s, the filling is `app.filling`'s, the bytes are
-`app.verdicts`'s; this module carries a request through them and counts what
-it answered, once, under the label its `X-Cache` header shows.
+The rules are `policy`'s, the filling is `filling`'s, the bytes are
+`verdicts`'s; this module carries a request through them and says what it
+served (`http.service.Served`); the edge's observer counts it.
 """
 
 from __future__ import annotations
@@ -50,17 +50,9 @@ from .policy import (
 from .storage import MemoryStorage
 
 log = logging.getLogger("leads_proxy")
-
 JSON = "application/json"
-LISTING = "/api/user/leads"
-SHARED_ONLY = (
-    "redis_up",
-    "redis_errors",
-    "redis_outages",
-    "redis_full",
-    "shared_hits",
-    "shared_waits",
-)
+SHARED_ONLY = ("redis_up", "redis_errors", "redis_outages", "redis_full", "shared_hits",
+               "shared_waits")  # fmt: skip
 
 
 class FixturesFallback(Protocol):
@@ -260,7 +252,7 @@ class ProxyService:
         now = self._clock()
         return [
             {"key": fingerprint, "seconds_left": round(until - now, 1)}
-            for fingerprint, until in sorted(self.filler.cooldowns().items())
+            for fingerprint, until in sorted(self.filler.cooldowns.shown().items())
             if until > now
         ]
 

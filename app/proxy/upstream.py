@@ -110,7 +110,7 @@ class Upstream:
                     if decode:
                         content = await response.aread()
                     else:
-                        content = b"".join([chunk async for chunk in response.aiter_raw()])
+                        content = await _raw_body(response)
                 finally:
                     await response.aclose()
         except (httpx.TimeoutException, TimeoutError) as error:
@@ -154,3 +154,12 @@ class Upstream:
                     upstream_status=200,
                 ) from error
         return answer
+
+
+async def _raw_body(response: httpx.Response) -> bytes:
+    """The body as it came, still in its Content-Encoding. A transport may hand
+    over an answer already read (httpx.MockTransport does): its bytes are those."""
+    try:
+        return b"".join([chunk async for chunk in response.aiter_raw()])
+    except httpx.StreamConsumed:
+        return response.content

@@ -8,13 +8,12 @@ or from a default, in that order of precedence.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
-from pydantic.config import JsonDict
+from pydantic import HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import defaults
+from .field import setting
 from .values import (
     Fallback,
     LogFormat,
@@ -37,48 +36,6 @@ CACHE_URL_ALONE = (
 )
 
 
-def bundled_fixtures_dir() -> Path:
-    """The fixtures that ship with leads-proxy: inside the wheel, or the repo's."""
-    package_dir = Path(__file__).resolve().parent.parent
-    inside_wheel = package_dir / "_bundled_fixtures"
-    if inside_wheel.is_dir():
-        return inside_wheel
-    return package_dir.parent / "fixtures"
-
-
-GROUPS = {
-    "serve": "",
-    "proxy": "proxy mode",
-    "record": "record mode (proxy mode, and each 200 written as a fixture)",
-    "scale": "scale-out (several workers; one cache and upstream budget shared through Redis)",
-}
-
-
-def setting(
-    default: Any = None,
-    help_text: str = "",
-    *,
-    group: str = "serve",
-    metavar: str | None = None,
-    expected: str | None = None,
-    bare: str | None = None,
-    **constraints: Any,
-) -> Any:
-    """One setting, declared once: its default, bounds, help, flag group and metavar.
-
-    The `serve` flag, its --help line and the message for a bad value are
-    derived from this; the env twin is LEADS_PROXY_<NAME>. `expected` says what
-    a good value looks like where the bounds cannot; `bare` is the value of
-    the flag given alone (`--anonymize` means `--anonymize on`).
-    """
-    extra: JsonDict = {"group": group, "metavar": metavar, "expected": expected, "bare": bare}
-    if callable(default):
-        return Field(
-            default_factory=default, description=help_text, json_schema_extra=extra, **constraints
-        )
-    return Field(default, description=help_text, json_schema_extra=extra, **constraints)
-
-
 class Settings(BaseSettings):
     """Every setting of the server; each has a CLI flag and an env var twin."""
 
@@ -94,7 +51,9 @@ class Settings(BaseSettings):
     host: str = setting("127.0.0.1", "interface to listen on", metavar="HOST", min_length=1)
     port: int = setting(8000, "TCP port to listen on", metavar="PORT", ge=0, le=65535)
     fixtures: Path = setting(
-        bundled_fixtures_dir, "fixtures directory, holding leads/<name>.json", metavar="DIR"
+        defaults.bundled_fixtures_dir,
+        "fixtures directory, holding leads/<name>.json",
+        metavar="DIR",
     )
     mock_auth: Switch = setting(
         Switch.ON, "answer 401 without an 'Authorization: Bearer ...' header, like the real API"

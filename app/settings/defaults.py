@@ -5,6 +5,8 @@ the objects a test builds without settings (`ProxyConfig()`, `Upstream(url)`,
 `Shared(url)`, the request-head guard) take them from here.
 """
 
+from pathlib import Path
+
 TTL = 30.0  # seconds an answer is fresh
 STALE_WHILE_REVALIDATE = 30.0
 STALE_IF_ERROR = 600.0
@@ -15,3 +17,12 @@ CACHE_TIMEOUT = 0.25  # a Redis call
 LOCAL_TTL = 1.0  # a hit from memory before Redis is asked for a newer copy
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 10.0
+
+
+def bundled_fixtures_dir() -> Path:
+    """The fixtures that ship with leads-proxy: inside the wheel, or the repo's."""
+    package_dir = Path(__file__).resolve().parent.parent
+    inside_wheel = package_dir / "_bundled_fixtures"
+    if inside_wheel.is_dir():
+        return inside_wheel
+    return package_dir.parent / "fixtures"

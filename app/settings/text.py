@@ -1,5 +1,5 @@
 """Settings in words: flag and env var names, what a good value looks like, and
-one line per bad value, all read off the declarations in `app.config`."""
+one line per bad value, all read off the declarations in `settings.declarations`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,15 @@
 """The pytest plugin from outside the project, as a downstream app meets it: a
 throwaway project with a toy client installs leads-proxy from its built wheel
-and tests the client with nothing but the `leads_api` fixture."""
+and tests the client with nothing but the `leads_api` fixture.
+
+The throwaway project's own package is named `app` (the commonest name there
+is): installed, leads-proxy is `leads_proxy`, so the two never meet. And an
+HTTP proxy set in the environment that leads nowhere must not matter: the
+plugin talks to its own loopback server directly."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +28,7 @@ def all_leads(base_url, key, *, status=None, per_page=5):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     params = {"per_page": per_page, **({"status": status} if status else {})}
     url, leads = f"{base_url}/user/leads", []
-    with httpx.Client(headers=headers) as http:
+    with httpx.Client(headers=headers, trust_env=False) as http:
         answer = http.get(url, params=params)
         while True:
             answer.raise_for_status()
@@ -37,7 +43,7 @@ TESTS = """
 import httpx
 import pytest
 
-from client import all_leads
+from app.client import all_leads
 
 
 def test_walks_every_page(leads_api):
@@ -83,10 +89,12 @@ def uv() -> str:
     return str(found)
 
 
-def run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run(
+    *command: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(part) for part in command], cwd=cwd, capture_output=True, text=True,
-        timeout=600, check=False,
+        timeout=600, check=False, env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
@@ -107,18 +115,32 @@ def downstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
     installed = run(uv(), "pip", "install", "--python", python, "-c", root / "pins.txt",
                     wheel, "httpx", "pytest")  # fmt: skip
     assert installed.returncode == 0, installed.stderr
-    app = root / "app-under-test"
-    (app / "tests").mkdir(parents=True)
-    (app / "client.py").write_text(CLIENT)
-    (app / "tests" / "test_client.py").write_text(TESTS)
-    (app / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
-    return app
+    project = root / "app-under-test"
+    (project / "tests").mkdir(parents=True)
+    (project / "app").mkdir()
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "client.py").write_text(CLIENT)
+    (project / "tests" / "test_client.py").write_text(TESTS)
+    (project / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    return project
 
 
-def test_plugin__a_downstream_projects_tests_pass_with_only_the_fixture(downstream: Path) -> None:
-    python = downstream.parent / "venv" / "bin" / "python"
-    done = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0",
-               cwd=downstream)  # fmt: skip
+# Proxies that lead nowhere (a closed port): a request through one fails at once.
+NOWHERE = dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"), "http://127.0.0.1:9")
+
+
+def pytest_of(downstream: Path, runner: str) -> list[str | Path]:
+    """`python -m pytest` (the project's folder on sys.path first) or the `pytest` script."""
+    venv = downstream.parent / "venv" / "bin"
+    return [venv / "python", "-m", "pytest"] if runner == "module" else [venv / "pytest"]
+
+
+@pytest.mark.parametrize("runner", ["module", "script"])
+def test_plugin__a_downstream_project_with_its_own_app_package_passes_with_only_the_fixture(
+    downstream: Path, runner: str
+) -> None:
+    done = run(*pytest_of(downstream, runner), "-q", "-p", "no:cacheprovider", "--durations=0",
+               cwd=downstream, env=NOWHERE)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 passed" in done.stdout
 
@@ -126,9 +148,9 @@ def test_plugin__a_downstream_projects_tests_pass_with_only_the_fixture(downstre
 def test_plugin__a_broken_client_fails_with_a_readable_assertion(downstream: Path) -> None:
     broken = downstream.parent / "broken"
     shutil.copytree(downstream, broken)
-    client = (broken / "client.py").read_text()
+    client = (broken / "app" / "client.py").read_text()
     # It forgets the key: the mock answers 401 as the real API does.
-    (broken / "client.py").write_text(client.replace("if key else {}", "if None else {}"))
+    (broken / "app" / "client.py").write_text(client.replace("if key else {}", "if None else {}"))
     python = downstream.parent / "venv" / "bin" / "python"
     done = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=broken)
     assert done.returncode == 1, done.stdout

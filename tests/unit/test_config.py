@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from leads_proxy.cli import build_parser
-from leads_proxy.settings.declarations import Settings, bundled_fixtures_dir
+from leads_proxy.settings.declarations import Settings
+from leads_proxy.settings.defaults import bundled_fixtures_dir
 from leads_proxy.settings.text import SettingsError, load_settings
 from leads_proxy.settings.values import Mode, Switch
 

@@ -1,29 +1,26 @@
 """The shared layer: one cache, one fill lock, one 429 cooldown and one
 upstream budget for every leads-proxy process on a Redis (or Valkey) server.
 
-What lives in Redis, and in what form, is `app.redis_format`'s.
+What lives in Redis, and in what form, is `proxy.redis.format`'s.
 
-Redis failing never fails a request. Every call answers "unavailable" (None,
-or `UNAVAILABLE`) instead of raising; the layer then marks itself down, logs
-it once, answers "unavailable" at once without trying, and a watcher pings
-Redis until it answers, when the layer is up again (and says so, once).
+Redis failing never fails a request: every call answers "unavailable" (None,
+or `UNAVAILABLE`) instead of raising (`redis.link`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import OutOfMemoryError, RedisError
+from redis.exceptions import RedisError
 
 from ...http.clock import Clock
 from ...observe.stats import Stats
@@ -46,12 +43,10 @@ from .format import (
     entry_key,
     lock_key,
 )
+from .link import WATCH_EVERY, Link
 
 log = logging.getLogger("leads_proxy")
-
 PURGE_WITHIN = 60.0  # seconds for a whole purge: one SCAN and DEL per 500 entries
-WATCH_EVERY = 1.0  # seconds between pings while Redis is down
-T = TypeVar("T")
 
 
 class Shared:
@@ -86,11 +81,8 @@ class Shared:
         self._restore = self._redis.register_script(RESTORE)
         self._pace = self._redis.register_script(PACE)
         self.stats = stats or Stats()
-        self.stats.redis_up = 1
-        self.available = True
-        self._watcher: asyncio.Task[None] | None = None
-        self._closed = False
-        self._full_told = False
+        self._link = Link(self._redis, self.where, timeout=timeout, stats=self.stats, sleep=sleep)
+        self._call = self._link.call
 
     @property
     def shift(self) -> float:
@@ -228,14 +220,14 @@ class Shared:
 
     async def listen(self, on_purge: Callable[[str | None], object]) -> None:
         """Apply purges announced by any process, for as long as the process runs."""
-        while not self._closed:
+        while not self._link.closed:
             listener = Redis.from_url(
                 self.url, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0)
             )
             try:
                 async with listener.pubsub(ignore_subscribe_messages=True) as channel:
                     await channel.subscribe(PURGE_CHANNEL)
-                    while not self._closed:
+                    while not self._link.closed:
                         message = await channel.get_message(timeout=1.0)
                         if message is not None:
                             text = bytes(message["data"]).decode("ascii", "replace")
@@ -247,77 +239,20 @@ class Shared:
 
     # --- being up or down ---------------------------------------------------------
 
-    async def _call(
-        self, call: Callable[[], Awaitable[T]], *, within: float | None = None
-    ) -> T | None:
-        """Make one Redis call; None, and the layer marked down, if it fails.
+    @property
+    def available(self) -> bool:
+        return self._link.available
 
-        Each command is bounded by the socket timeout; `within` bounds the
-        whole call, for the few that take many commands (a purge).
-        """
-        if not self.available:
-            return None
-        try:
-            async with asyncio.timeout(within or self.timeout * 2):
-                return await call()
-        except OutOfMemoryError:
-            # Full (maxmemory with noeviction), not down: reads and locks go on.
-            self.stats.redis_full += 1
-            if not self._full_told:
-                self._full_told = True
-                log.warning(
-                    "redis: %s is full (maxmemory) and refuses writes; entries stay in "
-                    "this process's memory until it has room",
-                    self.where,
-                )
-            return None
-        except (RedisError, OSError, TimeoutError) as error:
-            self.stats.redis_errors += 1
-            self._down(error)
-            return None
-
-    def _down(self, error: BaseException) -> None:
-        if not self.available:
-            return
-        self.available = False
-        self.stats.redis_up = 0
-        self.stats.redis_outages += 1
-        log.warning(
-            "redis: %s unavailable (%s); serving from this process's memory and the "
-            "upstream until it answers again",
-            self.where,
-            type(error).__name__,
-        )
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
-
-    async def _watch(self) -> None:
-        while not self._closed:
-            await self._sleep(WATCH_EVERY)
-            try:
-                async with asyncio.timeout(self.timeout * 2):
-                    # Connections from before the outage are dead: start afresh,
-                    # or the first calls after the return would fail on them.
-                    await self._redis.connection_pool.disconnect()
-                    await self._redis.ping()
-            except (RedisError, OSError, TimeoutError):
-                self.stats.redis_errors += 1
-                continue
-            self.available = True
-            self.stats.redis_up = 1
-            log.warning("redis: %s is back; sharing the cache again", self.where)
-            return
+    @available.setter
+    def available(self, value: bool) -> None:
+        self._link.available = value
 
     async def ping(self) -> bool:
         """Whether Redis answers now (at start: says so once if it does not)."""
         return await self._call(self._redis.ping) is not None
 
     async def close(self) -> None:
-        self._closed = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.aclose()
+        await self._link.close()
 
 
 async def _batches(items: Any, size: int) -> Any:
