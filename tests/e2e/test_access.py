@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 
+from leads_proxy.http.keys import key_fingerprint
 from tests.fake_upstream import FakeUpstream
 from tests.support import AUTH, Launch, clean_env, eventually
 
@@ -36,3 +38,45 @@ def test_access__proxy_lines_written_within_a_second_and_on_sigterm(
     server.process.send_signal(signal.SIGTERM)
     server.process.wait(timeout=15)
     assert server.log().count("GET /api/user/leads 200 HIT upstream=- key=") == 300
+
+
+def test_access__a_head_is_logged_as_head_in_every_mode(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    mock = launch()
+    proxy = launch(env=clean_env(LEADS_PROXY_MODE="proxy", LEADS_PROXY_UPSTREAM_URL=upstream.url))
+    for server in (mock, proxy):
+        server.client.get("/api/user/leads", headers=AUTH)
+        assert server.client.head("/api/user/leads", headers=AUTH).status_code == 200
+        assert server.client.head("/leads/", headers=AUTH).status_code == 200
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=15)
+    assert '"HEAD /api/user/leads HTTP/1.1" 200' in mock.log()
+    assert '"HEAD /leads/ HTTP/1.1" 200' in mock.log()
+    assert "HEAD /api/user/leads 200 HIT upstream=- key=" in proxy.log()
+    assert "HEAD /leads/ 200 HIT upstream=- key=" in proxy.log()
+    assert "GET /api/user/leads 200 HIT" not in proxy.log()  # the HEAD hits are HEADs
+
+
+def test_access__one_fingerprint_per_key_in_lines_journal_and_across_restarts(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    token = AUTH["Authorization"].removeprefix("Bearer ").encode()
+    expected = key_fingerprint(token)
+    env = clean_env(LEADS_PROXY_MODE="proxy", LEADS_PROXY_UPSTREAM_URL=upstream.url)
+    seen = []
+    for log_format in ("text", "json"):
+        server = launch("--log-format", log_format, env=env)
+        server.client.get("/api/user/leads", headers=AUTH)
+        (entry,) = server.client.get("/_proxy/requests").json()["requests"]
+        seen.append(entry["key"])
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=15)
+        log = server.log()
+        if log_format == "text":
+            seen += re.findall(r"GET /api/user/leads 200 MISS upstream=\S+ key=(\w+)", log)
+        else:
+            lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+            seen += [line["key"] for line in lines if line.get("path") == "/api/user/leads"]
+    assert seen == [expected] * 4
+    assert token.decode() not in "".join(seen)
