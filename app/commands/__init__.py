@@ -1,0 +1,3 @@
+"""The commands besides `serve`: fixtures validate, generate, anonymize and pull,
+and contract check.
+"""
