@@ -4,11 +4,13 @@ answer is a JSON error or the right answer; none is a 500 or a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -263,13 +265,38 @@ def test_passthrough__a_body_over_max_body_bytes_is_a_413_and_not_sent(
     assert len(upstream.seen) == 1  # only the small one went on
 
 
+def sockets_of(pid: int) -> set[int]:
+    """The inodes of the sockets a process holds open (Linux's /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed since the listing
+            target = str(fd.readlink())
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def unread_in_accepted(server: Server, before: set[int]) -> list[int]:
+    """For each connection the server accepted since `before` was taken: the bytes its
+    clients sent that the server has not read yet (/proc/net/tcp's rx_queue)."""
+    accepted = sockets_of(server.process.pid) - before
+    port = f":{server.port:04X}"
+    unread = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(port) and int(fields[9]) in accepted:
+            unread.append(int(fields[4].split(":")[1], 16))
+    return unread
+
+
 def test_connections__past_limit_concurrency_new_requests_are_refused_not_queued(
     start_proxy: StartProxy,
 ) -> None:
     proxy = start_proxy("--limit-concurrency", "4")
+    before = sockets_of(proxy.process.pid)
     idle = [socket.create_connection(("127.0.0.1", proxy.port)) for _ in range(6)]
     try:
-        time.sleep(0.2)  # let the server accept them all
+        eventually(lambda: len(unread_in_accepted(proxy, before)) == 6)  # all accepted
         answer = httpx.get(f"{proxy.url}/_proxy/health", timeout=5)
         assert answer.status_code == 503
     finally:
@@ -301,12 +328,18 @@ def test_budget__anonymous_requests_that_hang_up_never_hold_back_a_keyed_fill(
 ) -> None:
     proxy = start_proxy("--upstream-max-rps", "2")
     request = b"GET /api/user/leads HTTP/1.1\r\nHost: test\r\n\r\n"  # no key
+    before = sockets_of(proxy.process.pid)
     gone = []
     for _ in range(30):
         sock = socket.create_connection(("127.0.0.1", proxy.port))
         sock.sendall(request)
         gone.append(sock)
-    time.sleep(0.3)  # all of them queued for the budget
+
+    def all_read() -> bool:  # each request read, so each queued for the budget
+        unread = unread_in_accepted(proxy, before)
+        return len(unread) == 30 and not any(unread)
+
+    eventually(all_read)
     for sock in gone:
         sock.close()  # ...and their clients hang up
     started = time.monotonic()
@@ -314,8 +347,14 @@ def test_budget__anonymous_requests_that_hang_up_never_hold_back_a_keyed_fill(
     took = time.monotonic() - started
     assert answer.status_code == 200
     assert took < 1.5, f"the keyed fill waited {took:.1f} s"
-    time.sleep(2)  # the slots the others would have taken
-    anonymous = [seen for seen in upstream.seen if "authorization" not in seen.headers]
+    # One more without a key queues behind them all: answered, their slots have passed.
+    assert proxy.client.get("/api/user/leads?after=1").status_code == 200
+    assert upstream.seen[-1].query == "after=1"
+    anonymous = [
+        seen
+        for seen in upstream.seen
+        if "authorization" not in seen.headers and seen.query != "after=1"
+    ]
     assert len(anonymous) <= 2  # the one that got a slot at once, perhaps one more
 
 

@@ -15,7 +15,10 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 def test_journal__says_what_each_request_asked_and_got(launch: Launch) -> None:
     mock = launch("--admin-token", "journal-admin-token-0001")
-    mock.client.get("/api/user/leads?status=completed&phone_number=%2B971501234567", headers=AUTH)
+    asked = mock.client.get(
+        "/api/user/leads?status=completed&phone_number=%2B971501234567",
+        headers={**AUTH, "Prefer": "delay=120"},
+    )
     mock.client.get("/api/user/leads", headers={**AUTH, "Prefer": "example=empty"})
     mock.client.get("/api/user/leads")
     found = mock.client.get("/_proxy/requests").json()["requests"]
@@ -28,7 +31,9 @@ def test_journal__says_what_each_request_asked_and_got(launch: Launch) -> None:
     )  # fmt: skip
     assert preferred["prefer"] == "example=empty"
     assert unauthenticated["key"] is None
-    assert filtered["ms"] >= 0
+    assert filtered["prefer"] == "delay=120"
+    # Its time: at least the delay it asked for, at most what its client waited.
+    assert 120 <= filtered["ms"] <= asked.elapsed.total_seconds() * 1000
     assert KEY not in mock.client.get("/_proxy/requests").text
 
     only = mock.client.get("/_proxy/requests", params={"status": 401}).json()["requests"]
