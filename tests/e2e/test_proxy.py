@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import json
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -52,7 +51,7 @@ def owner(response: httpx.Response) -> str:
     return str(leads(response)[0]["variables"]["key_tag"])
 
 
-# --- hits, misses, expiry ---------------------------------------------------------
+# --- hits and misses --------------------------------------------------------------
 
 
 def test_cache__miss_then_hit_costs_one_upstream_request(
@@ -94,15 +93,6 @@ def test_cache__same_meaning_same_entry_other_query_other_entry(
         "status=created",
         "page=&status=created",
     ]
-
-
-def test_cache__expires_after_the_ttl(start_proxy: StartProxy, upstream: FakeUpstream) -> None:
-    proxy = start_proxy("--ttl", "0.5", "--stale-while-revalidate", "0")
-    assert version(proxy.client.get("/leads", headers=A)) == 1
-    time.sleep(0.7)
-    again = proxy.client.get("/leads", headers=A)
-    assert again.headers["x-cache"] == "MISS"
-    assert version(again) == 2
 
 
 def test_cache__if_none_match_gets_304_from_cache(
@@ -246,32 +236,14 @@ def test_single_flight__a_client_that_leaves_does_not_cancel_the_fill(
 # --- stale answers ----------------------------------------------------------------------
 
 
-def test_stale_while_revalidate__answers_at_once_and_refreshes_once(
-    start_proxy: StartProxy, upstream: FakeUpstream
-) -> None:
-    proxy = start_proxy("--ttl", "0.5", "--stale-while-revalidate", "30")
-    assert version(proxy.client.get("/leads", headers=A)) == 1
-    time.sleep(0.7)
-    with upstream.behaving(delay=0.5):
-        started = time.monotonic()
-        stale = [proxy.client.get("/leads", headers=A) for _ in range(5)]
-        assert time.monotonic() - started < 0.5  # nobody waited for the refresh
-        assert {response.headers["x-cache"] for response in stale} == {"STALE"}
-        assert "detail=stale-while-revalidate" in stale[0].headers["cache-status"]
-        assert {version(response) for response in stale} == {1}
-        eventually(lambda: upstream.count() == 2)
-    eventually(lambda: proxy.client.get("/leads", headers=A).headers["x-cache"] == "HIT")
-    assert version(proxy.client.get("/leads", headers=A)) == 2
-    assert upstream.count() == 2  # one refresh for five stale answers
-
-
+# The failures a real socket brings. What each kind of failure makes of the
+# last good copy, and every window around it, is pinned in process with a fake
+# clock (tests/inprocess/test_proxy_rules.py); --ttl 0 makes the copy stale at
+# once, so nothing here waits for it.
 FAILURES = [
-    pytest.param({"mode": "status", "status": 500}, "fwd-status=500", id="500"),
-    pytest.param({"mode": "status", "status": 503}, "fwd-status=503", id="503"),
-    pytest.param({"mode": "reset"}, "detail=stale-if-error", id="reset"),
-    pytest.param({"mode": "garbage"}, "fwd-status=200", id="garbage"),
-    pytest.param({"mode": "hang"}, "detail=stale-if-error", id="timeout"),
-    pytest.param({"refuse": True}, "detail=stale-if-error", id="refused"),
+    pytest.param({"mode": "reset"}, id="reset"),
+    pytest.param({"mode": "hang"}, id="timeout"),
+    pytest.param({"refuse": True}, id="refused"),
 ]
 
 
@@ -290,22 +262,19 @@ class _Nothing:
         return None
 
 
-@pytest.mark.parametrize(("how", "says"), FAILURES)
+@pytest.mark.parametrize("how", FAILURES)
 def test_stale_if_error__serves_the_last_good_copy(
-    start_proxy: StartProxy, upstream: FakeUpstream, how: dict[str, Any], says: str
+    start_proxy: StartProxy, upstream: FakeUpstream, how: dict[str, Any]
 ) -> None:
-    proxy = start_proxy(
-        "--ttl", "0.3", "--stale-while-revalidate", "0", "--upstream-timeout", "0.5"
-    )
+    proxy = start_proxy("--ttl", "0", "--stale-while-revalidate", "0", "--upstream-timeout", "0.5")
     good = proxy.client.get("/leads", headers=A)
-    time.sleep(0.4)
     with misbehave(upstream, how):
         stale = proxy.client.get("/leads", headers=A)
     assert stale.status_code == 200
     assert stale.content == good.content
     assert stale.headers["x-cache"] == "STALE"
     assert "fwd=stale" in stale.headers["cache-status"]
-    assert says in stale.headers["cache-status"]
+    assert "detail=stale-if-error" in stale.headers["cache-status"]
 
 
 @pytest.mark.parametrize(
@@ -342,16 +311,6 @@ def test_stale_if_error__a_failed_fetch_is_not_cached(
     assert response.status_code == 200
 
 
-def test_stale_if_error__past_its_window_the_copy_is_not_served(
-    start_proxy: StartProxy, upstream: FakeUpstream
-) -> None:
-    proxy = start_proxy("--ttl", "0.2", "--stale-while-revalidate", "0", "--stale-if-error", "0.3")
-    proxy.client.get("/leads", headers=A)
-    time.sleep(0.7)
-    with upstream.behaving(mode="status", status=503):
-        assert proxy.client.get("/leads", headers=A).status_code == 502
-
-
 def test_fallback__fixtures_answer_when_nothing_else_can(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:
@@ -364,56 +323,7 @@ def test_fallback__fixtures_answer_when_nothing_else_can(
     assert "detail=fallback-fixtures" in response.headers["cache-status"]
 
 
-# --- 429 ------------------------------------------------------------------------------------
-
-
-def test_rate_limit__the_key_waits_out_retry_after_upstream_untouched(
-    start_proxy: StartProxy, upstream: FakeUpstream
-) -> None:
-    proxy = start_proxy()
-    with upstream.behaving(mode="ratelimit", retry_after="2"):
-        first = proxy.client.get("/leads", headers=A)
-        assert first.status_code == 429
-        assert first.headers["retry-after"] in {"1", "2"}
-        assert first.json() == {"message": "Too Many Attempts."}  # the upstream's own body
-        asked = upstream.count()
-        for query in ["", "?status=completed", "?page=2"]:
-            again = proxy.client.get(f"/leads{query}", headers=A)
-            assert again.status_code == 429
-            assert 1 <= int(again.headers["retry-after"]) <= 2
-        assert upstream.count() == asked == 1  # nothing more was sent for this key
-        other_key = proxy.client.get("/leads", headers=B)
-        assert other_key.status_code == 429  # B asked the upstream itself, and was told too
-    time.sleep(2.1)
-    assert proxy.client.get("/leads", headers=A).status_code == 200
-    assert upstream.count(A["Authorization"]) == 2
-
-
-def test_rate_limit__stale_copy_is_served_during_the_cooldown(
-    start_proxy: StartProxy, upstream: FakeUpstream
-) -> None:
-    proxy = start_proxy("--ttl", "0.2", "--stale-while-revalidate", "0")
-    good = proxy.client.get("/leads", headers=A)
-    time.sleep(0.3)
-    with upstream.behaving(mode="ratelimit", retry_after="5"):
-        for _ in range(3):
-            stale = proxy.client.get("/leads", headers=A)
-            assert stale.status_code == 200
-            assert stale.content == good.content
-            assert "detail=rate-limited" in stale.headers["cache-status"]
-    assert upstream.count() == 2  # the fill, and the one request that was told to wait
-
-
-def test_rate_limit__retry_after_as_an_http_date(
-    start_proxy: StartProxy, upstream: FakeUpstream
-) -> None:
-    proxy = start_proxy()
-    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
-    with upstream.behaving(mode="ratelimit", retry_after=when):
-        response = proxy.client.get("/leads", headers=A)
-    assert 25 <= int(response.headers["retry-after"]) <= 31
-    assert proxy.client.get("/leads", headers=A).status_code == 429
-    assert upstream.count() == 1
+# --- the upstream's pace, the cache's bounds ------------------------------------------------
 
 
 def test_pacing__upstream_max_rps_spaces_every_upstream_request(
