@@ -79,8 +79,8 @@ class FastLeads:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        head = Head.of(scope)
-        method = head.method
+        method = scope["method"]
+        head = Head.read(method, scope["path"], scope["query_string"], scope["headers"])
         if head.path not in LEADS_PATHS or (method != "GET" and method != "HEAD"):  # noqa: PLR1714
             await self._other(scope, head, receive, send)
             return
@@ -105,7 +105,7 @@ class FastLeads:
         if reply.gzipped is not None or self.cors is not None:
             reply = self._for_client(head, reply)
         # Before sending: whoever got the answer finds it in the journal.
-        self.observer.saw(scope, head, reply.status, served, started)
+        self.observer.listing(scope, head, reply.status, served, started)
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         )

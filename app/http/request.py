@@ -16,17 +16,12 @@ from urllib.parse import parse_qsl
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
 
-# Header name -> its place among Head's found values (after method, path, query, headers).
-_WANTED = {
-    b"authorization": 0,
-    b"if-none-match": 1,
-    b"accept-encoding": 2,
-    b"origin": 3,
-    b"host": 4,
-    b"prefer": 5,
-    b"cache-control": 6,
-}
-_FOUND = len(_WANTED)
+# The headers a Head holds: one set lookup per header sent, then the chain below.
+_WANTED = frozenset(
+    {b"authorization", b"if-none-match", b"accept-encoding", b"origin", b"host", b"prefer",
+     b"cache-control"}
+)  # fmt: skip
+_new = tuple.__new__
 
 
 class Head(NamedTuple):
@@ -47,17 +42,30 @@ class Head(NamedTuple):
 
     @classmethod
     def read(cls, method: str, path: str, query: bytes, headers: RawHeaders) -> Head:
-        found: list[Any] = [None] * _FOUND
+        """One pass over `headers` (on every request: kept to a set lookup per header)."""
+        authorization = if_none_match = accept_encoding = origin = host = None
+        prefer = cache_control = None
         authorizations = 0
-        wanted = _WANTED
         for name, value in headers:
-            index = wanted.get(name)
-            if index is not None:
-                if index == 0:
+            if name in _WANTED:
+                if name == b"authorization":
                     authorizations += 1
-                if found[index] is None:
-                    found[index] = value
-        return cls._make((method, path, query, headers, *found, authorizations))
+                    if authorization is None:
+                        authorization = value
+                elif name == b"host":
+                    host = host or value
+                elif name == b"accept-encoding":
+                    accept_encoding = accept_encoding or value
+                elif name == b"if-none-match":
+                    if_none_match = if_none_match or value
+                elif name == b"origin":
+                    origin = origin or value
+                elif name == b"prefer":
+                    prefer = prefer or value
+                else:
+                    cache_control = cache_control or value
+        found = (authorization, if_none_match, accept_encoding, origin, host, prefer, cache_control)
+        return _new(cls, (method, path, query, headers, *found, authorizations))
 
     @classmethod
     def of(cls, scope: Mapping[str, Any]) -> Head:

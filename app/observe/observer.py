@@ -46,14 +46,37 @@ class Observer:
         self, scope: Scope, head: Head, status: int, served: Served | None, started: float
     ) -> None:
         """One answer; `started` is the perf_counter() reading when the request came."""
-        if served is not None:
-            self._count(status, served, started)
-            if self.journal is not None:
-                took = perf_counter() - started
-                self.journal.note(head, status, served, started, took)
-        access = self.access
-        if access is None:
+        if served is not None and not served.forwarded:
+            self.listing(scope, head, status, served, started)
             return
+        if served is not None:  # a pass-through
+            if self.stats is not None:
+                self.stats.requests += 1
+                self.stats.forwarded += 1
+            if self.journal is not None:
+                self.journal.note(head, status, served, started, perf_counter() - started)
+        if self.access is not None:
+            self._line(scope, head, status, served, started)
+
+    def listing(
+        self, scope: Scope, head: Head, status: int, served: Served, started: float
+    ) -> None:
+        """One answer of the leads listing (the hot path's: kept to plain steps)."""
+        cache = served.cache
+        if self.stats is not None and cache is not None:
+            self.stats.answered(cache, not_modified=status == 304)
+        if self.history is not None:
+            self.history.answered_at(started, MOCK if cache is None else BY_X_CACHE[cache])
+        if self.journal is not None:
+            self.journal.note(head, status, served, started, perf_counter() - started)
+        if self.access is not None:
+            self._line(scope, head, status, served, started)
+
+    def _line(
+        self, scope: Scope, head: Head, status: int, served: Served | None, started: float
+    ) -> None:
+        access = self.access
+        assert access is not None  # noqa: S101 - callers look first
         if self._json:
             access.line(self._json_line(scope, head, status, served, perf_counter() - started))
         elif served is not None and served.cache is not None:
@@ -65,19 +88,6 @@ class Observer:
             )
         else:
             access.line(uvicorn_line(scope, head.method, head.path, head.query, status))
-
-    def _count(self, status: int, served: Served, started: float) -> None:
-        stats, cache = self.stats, served.cache
-        if served.forwarded:
-            if stats is not None:
-                stats.requests += 1
-                stats.forwarded += 1
-            return
-        if stats is not None and cache is not None:
-            stats.answered(cache, not_modified=status == 304)
-        if self.history is not None:
-            index = MOCK if cache is None else BY_X_CACHE[cache]
-            self.history.answered_at(started, index)
 
     def _json_line(
         self, scope: Scope, head: Head, status: int, served: Served | None, took: float
