@@ -329,7 +329,8 @@ def test_stats_and_metrics__count_what_the_routes_answered() -> None:
         return stats, metrics
 
     stats, metrics = drive(proxy(leads), steps)
-    # Answers are counted by the ASGI layer's observer, absent here: the fills are not.
+    # The answers are counted by the ASGI layer's observer, which create_app alone lacks;
+    # the upstream requests are counted where they are made.
     assert stats["upstream_requests"] == 1
     assert stats["entries"] == 1
     assert "redis_up" not in stats
