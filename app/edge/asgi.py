@@ -117,7 +117,9 @@ class FastLeads:
             reply = reply.for_client(head.accept_encoding)
         cors, origin = self.cors, head.origin
         if cors is not None and origin is not None and cors.allows(origin):
-            return Reply(reply.status, reply.headers + cors.headers(origin), reply.body)
+            # An answer passed on from the upstream may carry CORS headers of its own: ours win.
+            headers = (*without_cors(reply.headers), *cors.headers(origin))
+            return Reply(reply.status, headers, reply.body)
         return reply
 
     async def _answer(self, scope: Scope, head: Head, receive: Receive) -> Served | None:

@@ -26,7 +26,6 @@ class Reply:
     delay: float = 0.0  # seconds to wait before sending (Prefer: delay)
     # The same answer in gzip, for a client that prefers it (http.encoding).
     gzipped: Reply | None = None
-    upstream: float | None = None  # seconds spent on the upstream for it, if any (journal)
 
     @classmethod
     def json(cls, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> Reply:

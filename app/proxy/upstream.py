@@ -162,4 +162,8 @@ async def _raw_body(response: httpx.Response) -> bytes:
     try:
         return b"".join([chunk async for chunk in response.aiter_raw()])
     except httpx.StreamConsumed:
-        return response.content
+        # `content` would be decoded; the stream still holds the bytes as they came.
+        stream = response.stream
+        if isinstance(stream, httpx.AsyncByteStream):
+            return b"".join([chunk async for chunk in stream])
+        return b"".join(stream)

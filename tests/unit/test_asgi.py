@@ -298,13 +298,6 @@ def test_listing__cors_headers_for_an_allowed_origin_only(
         assert not any(name.startswith(b"access-control-") for name, _ in sent.headers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge/asgi.py FastLeads._for_client appends our CORS headers to a listing reply "
-    "without dropping the ones it already holds (an upstream answer passed on: a 4xx, a 429, "
-    "a keyless bypass), so the client gets two Access-Control-Allow-Origin values, which "
-    "browsers refuse; _other uses without_cors for the same case",
-)
 def test_listing__a_passed_on_answers_own_cors_headers_give_way_to_ours() -> None:
     passed_on = Reply.message(
         401, {"message": "Unauthenticated."}, (b"access-control-allow-origin", b"*")
