@@ -1,14 +1,8 @@
 """The one HTTP client to the real API: timeouts, pacing, and our own errors.
 
-httpx's errors stop here; above this module a failed request is one of:
-
-    UpstreamError                 the upstream gave no usable answer
-     +-- UpstreamTimeout          no answer within the timeout        (-> 504)
-     +-- UpstreamUnavailable      refused, reset, or a broken answer  (-> 502)
-     +-- UpstreamBadStatus        a 5xx                               (-> 502)
-     +-- UpstreamGarbage          a 200 whose body is not JSON        (-> 502)
-
-A 4xx is not an error here: it is an answer, passed through as it is.
+httpx's errors stop here: above this module a failed request is one of the
+`UpstreamError`s of `proxy.exchange` (whose docstring draws the tree), and a
+4xx is not an error but an answer, passed through as it is.
 """
 
 from __future__ import annotations
