@@ -210,26 +210,31 @@ def test_settings__record_only_flags_outside_record_mode_say_they_do_nothing(
 
 
 def test_mock__a_large_generated_set_never_holds_up_a_health_check(launch: Launch) -> None:
+    # Measured against the generation itself: were it made on the event loop, a
+    # health check sent while it runs would wait for most of it.
     server = launch()
-    done: list[int] = []
+    took: list[float] = []
 
     def heavy() -> None:
         for seed in range(3):  # each a new set of 10,000 leads to make
             prefer = {**A, "Prefer": f"dynamic=true, count=10000, seed={seed}"}
+            started = time.monotonic()
             answer = server.client.get("/api/user/leads", headers=prefer, timeout=60)
-            done.append(answer.status_code)
+            assert answer.status_code == 200
+            took.append(time.monotonic() - started)
 
     worker = threading.Thread(target=heavy)
     worker.start()
-    slowest = 0.0
+    waits: list[float] = []
     with httpx.Client(base_url=server.url, timeout=10) as client:
         while worker.is_alive():
             started = time.monotonic()
             assert client.get("/_proxy/health").status_code == 200
-            slowest = max(slowest, time.monotonic() - started)
+            waits.append(time.monotonic() - started)
     worker.join()
-    assert done == [200, 200, 200]
-    assert slowest < 0.1, f"a health check waited {slowest * 1000:.0f} ms"
+    assert len(took) == 3
+    assert len(waits) >= 10, "health checks were not answered while the sets were made"
+    assert max(waits) < min(took) / 3, f"a health check waited {max(waits):.3f} s of {took}"
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
