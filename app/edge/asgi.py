@@ -102,7 +102,7 @@ class FastLeads:
             # text/plain 500 and log a traceback), and end the request.
             served = SHUTTING_DOWN
         reply = served.reply
-        if reply.gzipped is not None or self.cors is not None:
+        if self.cors is not None or (reply.gzipped is not None and head.accept_encoding):
             reply = self._for_client(head, reply)
         # Before sending: whoever got the answer finds it in the journal.
         self.observer.listing(scope, head, reply.status, served, started)

@@ -64,8 +64,11 @@ class Head(NamedTuple):
                     prefer = prefer or value
                 else:
                     cache_control = cache_control or value
-        found = (authorization, if_none_match, accept_encoding, origin, host, prefer, cache_control)
-        return _new(cls, (method, path, query, headers, *found, authorizations))
+        return _new(
+            cls,
+            (method, path, query, headers, authorization, if_none_match, accept_encoding, origin,
+             host, prefer, cache_control, authorizations),
+        )  # fmt: skip
 
     @classmethod
     def of(cls, scope: Mapping[str, Any]) -> Head:

@@ -45,7 +45,10 @@ class History:
 
     def answered_at(self, started: float, index: int) -> None:
         """One answer (`index`: MOCK or a BY_X_CACHE value), `started` a perf_counter()."""
-        self.cells[self._base_at(int(started + self._wall_offset)) + index] += 1
+        second = int(started + self._wall_offset)
+        # The same second as the answer before (nearly always): its slot, with no call.
+        base = self._base if second == self._second else self._base_at(second)
+        self.cells[base + index] += 1
 
     def answered(self, x_cache: str) -> None:
         """One answer of the proxy modes, by its X-Cache label (HIT, STALE, MISS, BYPASS)."""

@@ -43,7 +43,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 # headers, upstream seconds): plain values only, never the request's dicts and
 # lists, so that the collector soon stops looking at them (kept alive for a
 # thousand requests, the scopes themselves cost 8% of a hit).
-Raw = tuple[float, float, str, str, bytes, bytes | None, int, str | None, Headers, float | None]
+Raw = tuple[float, float, Head, int, Served]  # started, took, the request's head, status, record
 
 
 def mask_phones(text: str) -> str:
@@ -93,11 +93,9 @@ class Journal:
 
     def note(self, head: Head, status: int, served: Served, started: float, took: float) -> None:
         """One answered request: its head, the status sent and the service's record;
-        `started` is a perf_counter() reading, `took` seconds. Plain values only are kept."""
-        self._raw.append(
-            (started, took, head.method, head.path, head.query, head.authorization, status,
-             served.cache, served.reply.headers, served.upstream)
-        )  # fmt: skip
+        `started` is a perf_counter() reading, `took` seconds. Both records are kept as
+        they are (immutable, and read only when the journal is shown)."""
+        self._raw.append((started, took, head, status, served))
 
     def entries(
         self,
@@ -150,19 +148,22 @@ class Journal:
                 path.unlink()
 
     def _shown(self, raw: Raw) -> dict[str, Any]:
-        started, took, method, path, query, authorization, status, cache, answered, upstream = raw
+        started, took, head, status, served = raw
         at = started + self._wall_offset
+        query, cache, upstream = head.query, served.cache, served.upstream
         found = {
-            name.decode(): value.decode("latin-1") for name, value in answered if name in _SHOWN
+            name.decode(): value.decode("latin-1")
+            for name, value in served.reply.headers
+            if name in _SHOWN
         }
         return {
             "at": at,
             "time": _iso(at),
             "worker": self._pid,
-            "method": method,
-            "path": path,
+            "method": head.method,
+            "path": head.path,
             "query": _masked_query(query) if query else "",
-            "key": fingerprint_of(authorization),
+            "key": fingerprint_of(head.authorization),
             "status": status,
             "cache": cache.lower() if cache else None,
             "source": found.get("x-mock-source"),

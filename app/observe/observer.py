@@ -23,6 +23,7 @@ from .journal import Journal, mask_phones
 from .stats import Stats
 
 Scope = Mapping[str, Any]
+LINES_KEPT = 1024
 
 
 class Observer:
@@ -41,6 +42,8 @@ class Observer:
         self.history = history
         self.stats = stats  # proxy modes: the answers by cache verdict
         self._json = access is not None and access.json_lines
+        # Text lines that repeat, by what decides them (see `_line`).
+        self._lines: dict[tuple[object, ...], str] = {}
 
     def saw(
         self, scope: Scope, head: Head, status: int, served: Served | None, started: float
@@ -64,7 +67,7 @@ class Observer:
         """One answer of the leads listing (the hot path's: kept to plain steps)."""
         cache = served.cache
         if self.stats is not None and cache is not None:
-            self.stats.answered(cache, not_modified=status == 304)
+            self.stats.answered(cache, status)
         if self.history is not None:
             self.history.answered_at(started, MOCK if cache is None else BY_X_CACHE[cache])
         if self.journal is not None:
@@ -79,15 +82,31 @@ class Observer:
         assert access is not None  # noqa: S101 - callers look first
         if self._json:
             access.line(self._json_line(scope, head, status, served, perf_counter() - started))
-        elif served is not None and served.cache is not None:
-            upstream = served.upstream
-            waited = "-" if upstream is None else f"{upstream * 1000:.1f}ms"
-            key = fingerprint_of(head.authorization) or "-"
-            access.line(
-                f"{head.method} {head.path} {status} {served.cache} upstream={waited} key={key}"
+            return
+        cache = None if served is None else served.cache
+        if served is not None and cache is not None and served.upstream is not None:
+            # A miss: its own upstream time.
+            waited = f"{served.upstream * 1000:.1f}ms"
+            access.line(_proxy_line(head, status, cache, waited))
+            return
+        # The other lines repeat (a hit's for its key, uvicorn's for its connection):
+        # each is made once.
+        same: tuple[object, ...] = (
+            (head.method, head.path, status, cache, head.authorization)
+            if cache is not None
+            else (head.method, head.path, head.query, status, scope.get("client"),
+                  scope.get("http_version"))
+        )  # fmt: skip
+        line = self._lines.get(same)
+        if line is None:
+            if len(self._lines) >= LINES_KEPT:
+                self._lines.clear()
+            line = self._lines[same] = (
+                _proxy_line(head, status, cache, "-")
+                if cache is not None
+                else uvicorn_line(scope, head.method, head.path, head.query, status)
             )
-        else:
-            access.line(uvicorn_line(scope, head.method, head.path, head.query, status))
+        access.line(line)
 
     def _json_line(
         self, scope: Scope, head: Head, status: int, served: Served | None, took: float
@@ -109,6 +128,11 @@ class Observer:
             took=took,
             client=f"{client[0]}:{client[1]}" if client else None,
         )
+
+
+def _proxy_line(head: Head, status: int, cache: str, waited: str) -> str:
+    key = fingerprint_of(head.authorization) or "-"
+    return f"{head.method} {head.path} {status} {cache} upstream={waited} key={key}"
 
 
 def _source(served: Served) -> str | None:

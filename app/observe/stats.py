@@ -86,12 +86,12 @@ class Stats:
         self._buffer = cell_block(directory, SIZE, SUFFIX)
         self.cells = memoryview(self._buffer).cast("q")
 
-    def answered(self, x_cache: str, *, not_modified: bool = False) -> None:
+    def answered(self, x_cache: str, status: int) -> None:
         """One leads answer, counted under its X-Cache label (HIT, STALE, MISS, BYPASS)."""
         cells = self.cells
         cells[REQUESTS] += 1
         cells[BY_LABEL[x_cache]] += 1
-        if not_modified:
+        if status == 304:
             cells[NOT_MODIFIED] += 1
 
     def upstream_error(self, kind: str) -> None:

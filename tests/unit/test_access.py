@@ -1,11 +1,18 @@
-"""The access-line buffer: lines kept in order, written when full, each second, at exit."""
+"""The access-line buffer (lines kept in order, written when full, each second, at exit)
+and the lines the observer gives it."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+from time import perf_counter
 
+from leads_proxy.http.keys import fingerprint_of
+from leads_proxy.http.reply import Reply
+from leads_proxy.http.request import Head
+from leads_proxy.http.service import Served
 from leads_proxy.observe.access import AccessLog, uvicorn_line
+from leads_proxy.observe.observer import LINES_KEPT, Observer
 from tests.fakes import until
 
 
@@ -61,9 +68,7 @@ def test_access__uvicorn_line_is_uvicorns_default_format() -> None:
 
 def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
     from leads_proxy.edge.asgi import FastLeads  # noqa: PLC0415
-    from leads_proxy.http.request import Head, Incoming  # noqa: PLC0415
-    from leads_proxy.http.service import Served  # noqa: PLC0415
-    from leads_proxy.observe.observer import Observer  # noqa: PLC0415
+    from leads_proxy.http.request import Incoming  # noqa: PLC0415
 
     class Broken:
         def hot(self, head: Head) -> Served | None:
@@ -89,3 +94,58 @@ def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
     assert sent[0]["status"] == 500
     assert (b"content-type", b"application/json") in sent[0]["headers"]  # type: ignore[operator]
     assert sent[1]["body"] == b'{"message":"Server Error"}'
+
+
+def _observed(*answers: tuple[dict[str, object], Head, int, Served]) -> list[str]:
+    access = AccessLog(io.StringIO(), max_lines=10_000)
+    observer = Observer(access=access)
+    for scope, head, status, served in answers:
+        observer.saw(scope, head, status, served, perf_counter())
+    return list(access._lines)
+
+
+def _head(authorization: bytes | None = None, method: str = "GET", query: bytes = b"") -> Head:
+    headers = [(b"authorization", authorization)] if authorization else []
+    return Head.read(method, "/api/user/leads", query, headers)
+
+
+def test_observer__a_remembered_line_is_the_line_of_that_very_answer() -> None:
+    one, two = {"client": ("127.0.0.1", 1111)}, {"client": ("127.0.0.1", 2222)}
+    ok = Served(Reply.json(200, b"{}"))
+    hit = Served(Reply.json(200, b"{}"), "HIT")
+    lines = _observed(
+        (one, _head(), 200, ok),
+        (one, _head(), 200, ok),
+        (two, _head(), 200, ok),  # another connection
+        (one, _head(method="HEAD"), 200, ok),
+        (one, _head(query=b"page=2"), 200, ok),
+        (one, _head(), 404, ok),
+        (one, _head(b"Bearer a"), 200, hit),
+        (one, _head(b"Bearer a"), 200, hit),
+        (one, _head(b"Bearer b"), 200, hit),  # another key
+        (one, _head(b"Bearer a"), 304, hit),
+        (one, _head(b"Bearer a"), 200, Served(Reply.json(200, b"{}"), "MISS", 0.0123)),
+    )
+    assert lines == [
+        'INFO:     127.0.0.1:1111 - "GET /api/user/leads HTTP/1.1" 200 OK',
+        'INFO:     127.0.0.1:1111 - "GET /api/user/leads HTTP/1.1" 200 OK',
+        'INFO:     127.0.0.1:2222 - "GET /api/user/leads HTTP/1.1" 200 OK',
+        'INFO:     127.0.0.1:1111 - "HEAD /api/user/leads HTTP/1.1" 200 OK',
+        'INFO:     127.0.0.1:1111 - "GET /api/user/leads?page=2 HTTP/1.1" 200 OK',
+        'INFO:     127.0.0.1:1111 - "GET /api/user/leads HTTP/1.1" 404 Not Found',
+        f"GET /api/user/leads 200 HIT upstream=- key={fingerprint_of(b'Bearer a')}",
+        f"GET /api/user/leads 200 HIT upstream=- key={fingerprint_of(b'Bearer a')}",
+        f"GET /api/user/leads 200 HIT upstream=- key={fingerprint_of(b'Bearer b')}",
+        f"GET /api/user/leads 304 HIT upstream=- key={fingerprint_of(b'Bearer a')}",
+        f"GET /api/user/leads 200 MISS upstream=12.3ms key={fingerprint_of(b'Bearer a')}",
+    ]
+
+
+def test_observer__remembers_a_bounded_number_of_lines() -> None:
+    access = AccessLog(io.StringIO(), max_lines=10_000)
+    observer = Observer(access=access)
+    hit = Served(Reply.json(200, b"{}"), "HIT")
+    for n in range(LINES_KEPT * 3):
+        observer.saw({}, _head(b"Bearer %d" % n), 200, hit, perf_counter())
+    assert len(observer._lines) <= LINES_KEPT
+    assert len(access._lines) == LINES_KEPT * 3

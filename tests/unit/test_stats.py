@@ -43,7 +43,7 @@ def test_stats__alone_counts_in_memory() -> None:
 )
 def test_stats__an_answer_counts_once_under_its_label(label: str, cell: str) -> None:
     stats = Stats()
-    stats.answered(label, not_modified=True)
+    stats.answered(label, 304)
     totals = stats.totals()
     assert totals["requests"] == 1
     assert totals["not_modified"] == 1
