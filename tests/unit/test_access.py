@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Mapping
 from time import perf_counter
 
 from leads_proxy.http.keys import fingerprint_of
@@ -96,7 +97,7 @@ def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
     assert sent[1]["body"] == b'{"message":"Server Error"}'
 
 
-def _observed(*answers: tuple[dict[str, object], Head, int, Served]) -> list[str]:
+def _observed(*answers: tuple[Mapping[str, object], Head, int, Served]) -> list[str]:
     access = AccessLog(io.StringIO(), max_lines=10_000)
     observer = Observer(access=access)
     for scope, head, status, served in answers:
