@@ -23,10 +23,26 @@ class Served(NamedTuple):
     cache: str | None = None  # proxy modes: HIT, STALE, MISS or BYPASS (as X-Cache says)
     upstream: float | None = None  # seconds spent waiting on the upstream, if any
     forwarded: bool = False  # a pass-through of the rest of the API, not the listing
+    # Mock modes: where the answer came from (X-Mock-Source), the Prefer it applied
+    # (Preference-Applied). Held here so that the journal keeps plain values only.
+    source: str | None = None
+    prefer: str | None = None
 
     @property
     def status(self) -> int:
         return self.reply.status
+
+    @classmethod
+    def of_mock(cls, reply: Reply) -> Served:
+        """A mock answer's record: where it came from and the Prefer applied, as its
+        headers say (read once, as the answer is made)."""
+        source = prefer = None
+        for name, value in reply.headers:
+            if name == b"x-mock-source":
+                source = value.decode("latin-1")
+            elif name == b"preference-applied":
+                prefer = value.decode("latin-1")
+        return cls(reply, source=source, prefer=prefer)
 
 
 class LeadsService(Protocol):

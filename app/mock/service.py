@@ -63,8 +63,10 @@ SCENARIOS: dict[int, Reply] = {
     500: Reply.message(500, {"message": "Server Error"}, EMULATED),
     503: Reply.message(503, {"message": "Service Unavailable"}, EMULATED),
 }
+
+
 UNAUTHENTICATED = SCENARIOS[401]
-UNAUTHENTICATED_SERVED = Served(UNAUTHENTICATED)
+UNAUTHENTICATED_SERVED = Served.of_mock(UNAUTHENTICATED)
 
 
 class MockService:
@@ -90,8 +92,8 @@ class MockService:
         self._whole: LRUCache[bytes, Reply] = LRUCache(maxsize=64)
         self._whole[fixtures.default.etag] = self._default
         self._default_etag = fixtures.default.etag
-        self._default_served = Served(self._default)
-        self._default_304 = Served(self._default.not_modified())
+        self._default_served = Served.of_mock(self._default)
+        self._default_304 = Served.of_mock(self._default.not_modified())
         self._rendered: LRUCache[Any, Reply] = LRUCache(
             maxsize=rendered_cache_bytes, getsizeof=_size
         )
@@ -128,10 +130,10 @@ class MockService:
             return UNAUTHENTICATED_SERVED
         if_none_match = head.if_none_match
         if if_none_match is not None and etag_matches(if_none_match, ready.reply.etag or b""):
-            ready = Served(ready.reply.not_modified()) if query else self._default_304
+            ready = Served.of_mock(ready.reply.not_modified()) if query else self._default_304
         if self.throttle is not None:
             reply = ready.reply
-            return Served(self._metered(authorization, lambda: reply))
+            return Served.of_mock(self._metered(authorization, lambda: reply))
         return ready
 
     def _metered(self, authorization: bytes | None, answer: Callable[[], Reply]) -> Reply:
@@ -152,7 +154,7 @@ class MockService:
             if key not in self._generated:
                 made = await asyncio.to_thread(_generated, prefs.count, prefs.seed)
                 self._generated[key] = made  # stored here, on the loop: one thread touches it
-        return Served(self.reply(incoming, prefs))
+        return Served.of_mock(self.reply(incoming, prefs))
 
     def reply(self, request: Incoming, prefs: Preferences | Reply | None = None) -> Reply:
         """Any leads listing request: scenarios, examples, filters and pages."""
@@ -211,7 +213,7 @@ class MockService:
     def _remember(self, request: Incoming, reply: Reply) -> None:
         """Make this answer ready for the same path, raw query and Host (see hot)."""
         if _size(reply) <= self._answered.maxsize:
-            self._answered[request.path, request.query, request.head.host] = Served(reply)
+            self._answered[request.path, request.query, request.head.host] = Served.of_mock(reply)
 
     def _answer(self, request: Incoming, prefs: Preferences) -> Reply:
         token = bearer_token(request.head.authorization)

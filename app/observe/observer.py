@@ -116,7 +116,7 @@ class Observer:
         if served is not None:
             upstream = served.upstream
             # Proxy modes: the cache's verdict; mock mode: where the answer came from.
-            cache = served.cache.lower() if served.cache is not None else _source(served)
+            cache = served.cache.lower() if served.cache is not None else served.source
         return json_line(
             method=head.method,
             path=head.path,
@@ -133,10 +133,3 @@ class Observer:
 def _proxy_line(head: Head, status: int, cache: str, waited: str) -> str:
     key = fingerprint_of(head.authorization) or "-"
     return f"{head.method} {head.path} {status} {cache} upstream={waited} key={key}"
-
-
-def _source(served: Served) -> str | None:
-    for name, value in served.reply.headers:
-        if name == b"x-mock-source":
-            return value.decode("latin-1")
-    return None

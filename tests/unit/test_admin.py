@@ -211,11 +211,11 @@ def noted(app: FastAPI) -> Journal:
     journal: Journal = app.state.journal
     now = time.perf_counter()
     key = (b"authorization", AUTH["Authorization"].encode())
-    emulated = Reply(200, ((b"x-mock-source", b"emulated"),))
-    journal.note(Head.read("GET", "/api/user/leads", b"", [key]), 200, Served(emulated), now, 0.01)
-    journal.note(Head.read("GET", "/leads", b"", []), 401, Served(emulated), now + 1, 0.01)
+    emulated = Served.of_mock(Reply(200, ((b"x-mock-source", b"emulated"),)))
+    journal.note(Head.read("GET", "/api/user/leads", b"", [key]), 200, emulated, now, 0.01)
+    journal.note(Head.read("GET", "/leads", b"", []), 401, emulated, now + 1, 0.01)
     listing = Head.read("GET", "/api/user/leads", b"status=new", [key])
-    journal.note(listing, 200, Served(emulated), now + 2, 0.01)
+    journal.note(listing, 200, emulated, now + 2, 0.01)
     return journal
 
 

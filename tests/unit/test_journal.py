@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def test_journal__bounded_newest_first_with_fields_worked_out_on_reading() -> No
         answered = ((b"x-mock-source", b"emulated"), (b"preference-applied", b"example=empty"))
         query = b"phone_number=%2B971501234567&n=" + str(n).encode()
         head = Head.read("GET", "/api/user/leads", query, AUTH)
-        journal.note(head, 200, Served(Reply(200, answered)), began + n, 0.0021)
+        journal.note(head, 200, Served.of_mock(Reply(200, answered)), began + n, 0.0021)
     entries = journal.entries()
     assert [entry["query"][-3:] for entry in entries] == ["n=4", "n=3", "n=2"]
     first = entries[0]
@@ -70,3 +71,17 @@ def test_journal__filters_and_clear(tmp_path: Path) -> None:
     assert journal.entries(since=101.0) == []  # noted at about 100 by the journal's clock
     journal.clear()
     assert journal.entries() == []
+
+
+def test_journal__entries_are_plain_values_the_collector_lets_be() -> None:
+    # A tracked entry (one holding a list or a record) is walked by every full
+    # collection: with a thousand of them, that cost a hit 5% of its CPU.
+    journal = Journal(50)
+    served = Served.of_mock(Reply(200, ((b"x-mock-source", b"emulated"),)))
+    for n in range(50):
+        head = Head.read("GET", "/api/user/leads", b"n=%d" % n, [*AUTH, (b"accept", b"*/*")])
+        journal.note(head, 200, served, time.perf_counter(), 0.001)
+    gc.collect()
+    gc.collect()
+    assert not [entry for entry in journal._raw if gc.is_tracked(entry)]
+    assert journal.entries(limit=1)[0]["source"] == "emulated"
