@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -14,16 +13,19 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..http.jsonbody import JSON_WHITESPACE, BodyError, decode_object
 from ..http.keys import bearer_token
 from ..mock.prefer import PreferError
 from ..observe.stats import DECLARED, ERROR_KINDS
 from ..proxy.service import ProxyService
 from .deps import JournalDep, MockDep, ProxyDep, SettingsDep
+from .routes import bounded_body
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 proxy_router = APIRouter(prefix="/_proxy", tags=["operations"])
 mock_router = APIRouter(prefix="/_proxy", tags=["operations"])
 PROBE_EVERY = 5.0  # seconds between upstream probes made by /_proxy/ready
+BODY_BYTES = 64 * 1024  # the most read of a body here: each is a small JSON object
 
 
 @router.get("/health")
@@ -72,15 +74,18 @@ async def set_scenario(request: Request, service: MockDep, settings: SettingsDep
     make the app send headers. Needs the admin token where one is set."""
     if (refused := _admin_refusal(request, settings)) is not None:
         return refused
+    body = await _body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    shape = 'The body must be like {"prefer": "code=429", "rate_limit": 5} (null: none).'
     try:
-        body = json.loads(await request.body() or b"{}")
-        prefer, rate_limit = body.get("prefer"), body.get("rate_limit")
-    except (ValueError, AttributeError, RecursionError):
-        prefer = rate_limit = 0  # refused just below
+        data = decode_object(body) if body.strip(JSON_WHITESPACE) else {}
+    except BodyError as error:
+        return JSONResponse({"message": f"{error} {shape}"}, status_code=422)
+    prefer, rate_limit = data.get("prefer"), data.get("rate_limit")
     good_limit = rate_limit is None or (type(rate_limit) is int and rate_limit > 0)
     if not (prefer is None or isinstance(prefer, str)) or not good_limit:
-        message = 'The body must be like {"prefer": "code=429", "rate_limit": 5} (null: none).'
-        return JSONResponse({"message": message}, status_code=422)
+        return JSONResponse({"message": shape}, status_code=422)
     try:
         service.set_scenario(prefer, rate_limit)
     except PreferError as error:
@@ -95,6 +100,15 @@ async def clear_scenario(request: Request, service: MockDep, settings: SettingsD
         return refused
     service.set_scenario(None, None)
     return JSONResponse({"prefer": None, "rate_limit": None})
+
+
+async def _body(request: Request) -> bytes | JSONResponse:
+    """The request's body, or the 413 when it is over BODY_BYTES (not read further)."""
+    body = await bounded_body(request, BODY_BYTES)
+    if body is None:
+        message = f"The body is over {BODY_BYTES} bytes; it should be a small JSON object."
+        return JSONResponse({"message": message}, status_code=413)
+    return body
 
 
 def _admin_refusal(request: Request, settings: SettingsDep) -> JSONResponse | None:
@@ -149,15 +163,17 @@ async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSO
     expected = settings.admin_token.get_secret_value().encode()
     if token is None or not hmac.compare_digest(token, expected):
         return JSONResponse({"message": "Unauthenticated."}, status_code=401)
-    body = await request.body()
+    body = await _body(request)
+    if isinstance(body, JSONResponse):
+        return body
     api_key: object = None
-    if body.strip():
+    if body.strip(JSON_WHITESPACE):
+        message = 'The body must be a JSON object like {"api_key": "..."}, or empty.'
         try:
-            api_key = json.loads(body).get("api_key")
-        except (ValueError, AttributeError, RecursionError):
-            api_key = 0  # not a JSON object (or not UTF-8, or nested past reading): refused below
+            api_key = decode_object(body).get("api_key")
+        except BodyError as error:
+            message = f"{error} {message}"
         if not isinstance(api_key, str) or not api_key:
-            message = 'The body must be a JSON object like {"api_key": "..."}, or empty.'
             return JSONResponse(
                 {"message": message, "errors": {"api_key": [message]}}, status_code=422
             )

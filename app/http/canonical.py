@@ -12,6 +12,16 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 _ENCODED = [chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in range(256)]
 
+# What PHP's trim() strips (Laravel's TrimStrings), and nothing else: Python's
+# strip() also takes \f, \x1c-\x1f, U+00A0, U+2003 and the other Unicode spaces.
+PHP_TRIM = " \t\n\r\0\x0b"
+_PHP_TRIM_BYTES = PHP_TRIM.encode()
+
+
+def php_trim(value: str) -> str:
+    """`value` as PHP's `trim()` leaves it: the query value Laravel validates."""
+    return value.strip(PHP_TRIM)
+
 
 def _encode(raw: bytes) -> str:
     return "".join([_ENCODED[byte] for byte in raw])
@@ -21,8 +31,9 @@ def _encode(raw: bytes) -> str:
 def canonical_query(query: str) -> str:
     """The one spelling of a raw query string that the upstream is sent and the cache keys on.
 
-    Two raw queries get the same canonical form only where PHP's `parse_str`
-    (which Laravel's request reads) makes the same array of them:
+    Two raw queries get the same canonical form only where Laravel reads the
+    same values from them: PHP's `parse_str` makes the same array of them, once
+    its values are trimmed by TrimStrings:
 
     - `+` and `%20` are both a space, and any byte may be written `%XX` or as
       itself: each byte is decoded, then written one way (unreserved bytes as
@@ -34,11 +45,13 @@ def canonical_query(query: str) -> str:
       filter of the listing depends on), but every occurrence of a name
       written with brackets (`ids[]=1&ids[]=2`, `a[x]=1`), and of any plain
       name sharing its base, is kept whole, in order: arrays are never merged
-      or cut.
+      or cut;
+    - values are trimmed as Laravel's TrimStrings trims them, with PHP's `trim`
+      (`php_trim`: only " \t\n\r\0\x0b"), so `per_page=%205%00` is `per_page=5`
+      but `per_page=%0C5` stays apart; empty values are kept, never dropped
+      (ConvertEmptyStringsToNull makes each one null; whether a null counts as
+      absent is the controller's business).
 
-    Values are never trimmed and empty values never dropped: Laravel's
-    TrimStrings uses PHP's `trim` (" \t\n\r\0\x0b", not Python's `strip`), and
-    whether an empty value counts as absent is the controller's business.
     Memoized: apps poll the same few queries, and this is on every miss's path.
     """
     if not query:
@@ -50,7 +63,7 @@ def canonical_query(query: str) -> str:
         name = unquote_to_bytes(name.replace(b"+", b" "))
         if not name:
             continue
-        value = unquote_to_bytes(value.replace(b"+", b" "))
+        value = unquote_to_bytes(value.replace(b"+", b" ")).strip(_PHP_TRIM_BYTES)
         pairs.append((name.split(b"[", 1)[0], name, value))
     with_brackets = {base for base, name, _ in pairs if base != name}
     last: dict[bytes, int] = {}

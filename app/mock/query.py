@@ -1,8 +1,9 @@
 """The leads listing's query string: filters and Laravel-style pagination.
 
-Validation follows the parent platform (Laravel): empty values count as not
-given, the last of repeated values wins, unknown parameters are ignored, and
-bad values produce the Laravel 422 body with one message list per field.
+Validation follows the parent platform (Laravel): the last of repeated values
+wins, it is trimmed as PHP's `trim` trims (TrimStrings) and counts as not given
+when empty (ConvertEmptyStringsToNull), unknown parameters are ignored, and bad
+values produce the Laravel 422 body with one message list per field.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
+
+from ..http.canonical import php_trim
 
 DEFAULT_PER_PAGE = 15
 MAX_PER_PAGE = 100
@@ -87,8 +90,10 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> LeadsQuery:
     for name, value in pairs:
         if name != "page":
             carried.append((name, value))
-        if value.strip():
-            given[name] = value.strip()
+        if trimmed := php_trim(value):
+            given[name] = trimmed
+        else:  # null, and the last value wins
+            given.pop(name, None)
     errors: dict[str, list[str]] = {}
 
     def integer(name: str, low: int, high: int | None) -> int | None:
@@ -122,7 +127,7 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> LeadsQuery:
     query = LeadsQuery(
         status=given.get("status"),
         campaign_id=integer("campaign_id", 1, None),
-        # A '+' that was not percent-encoded arrives as a space: strip() above.
+        # A '+' that was not percent-encoded arrives as a space: trimmed above.
         phone_number=given.get("phone_number"),
         date_from=day("date_from"),
         date_to=day("date_to"),

@@ -22,6 +22,11 @@ from ..http.etag import etag_of
 from ..http.keys import key_fingerprint
 from ..http.reply import Reply
 
+# On every listing answer, recorded or emulated (mock.service), as the real API
+# (Laravel) says it: one key's, revalidated by ETag before each use, so a shared
+# cache in front gives it no lifetime of its own. In the ready bytes, once.
+PRIVATE = (b"cache-control", b"private, no-cache")
+
 READY_BYTES = 64 * 1024 * 1024
 
 
@@ -83,6 +88,7 @@ class Replay:
                 200,
                 body,
                 (b"etag", etag_of(body)),
+                PRIVATE,
                 (b"x-mock-source", b"recorded"),
                 (b"x-mock-recorded-for", whose.encode()),
             ).with_gzip(gzip_of(body))

@@ -27,7 +27,7 @@ from ..http.request import Head, Incoming
 from ..http.service import Served
 from .prefer import Preferences, PreferError, parse_prefer
 from .query import LeadsQuery, QueryError, paginate, parse_query
-from .replay import Replay
+from .replay import PRIVATE, Replay
 from .throttle import Throttle
 
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
@@ -39,7 +39,7 @@ EMULATED = (b"x-mock-source", b"emulated")
 
 
 def _ok(fixture: Fixture) -> Reply:
-    reply = Reply.json(200, fixture.body, (b"etag", fixture.etag), EMULATED)
+    reply = Reply.json(200, fixture.body, (b"etag", fixture.etag), PRIVATE, EMULATED)
     return reply.with_gzip(fixture.gzipped)
 
 
@@ -269,7 +269,8 @@ class MockService:
         selected = query.select(source.leads)
         data: Any = paginate(selected, query, url) if query.paginated else selected
         body = encode(data)
-        reply = Reply.json(200, body, (b"etag", etag_of(body)), EMULATED).with_gzip(gzip_of(body))
+        reply = Reply.json(200, body, (b"etag", etag_of(body)), PRIVATE, EMULATED)
+        reply = reply.with_gzip(gzip_of(body))
         if _size(reply) <= self._rendered.maxsize:
             self._rendered[key] = reply
         return reply

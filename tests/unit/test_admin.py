@@ -119,8 +119,9 @@ def test_scenario__an_empty_body_sets_nothing(body: bytes) -> None:
         (b"not json", "The body must be like"),
         (b"[1, 2]", "The body must be like"),
         (b'"code=429"', "The body must be like"),
-        (b"[" * 100_000, "The body must be like"),
-        (b"\xff\xfe", "The body must be like"),
+        (b"[" * 60_000, "nested too deeply"),  # within the 64 KiB read
+        (b"\xff\xfe", "not UTF-8"),
+        (rb'{"prefer": "\ud800"}', "lone surrogate"),
         (b'{"prefer": 429}', "The body must be like"),
         (b'{"rate_limit": 0}', "The body must be like"),
         (b'{"rate_limit": -1}', "The body must be like"),
@@ -131,7 +132,8 @@ def test_scenario__an_empty_body_sets_nothing(body: bytes) -> None:
         (b'{"prefer": "delay=soon"}', "Prefer: delay must be a whole number"),
     ],
     ids=[
-        "not-json", "a-list", "a-string", "nested-too-deep", "not-utf8", "prefer-not-a-string",
+        "not-json", "a-list", "a-string", "nested-too-deep", "not-utf8", "lone-surrogate",
+        "prefer-not-a-string",
         "rate-zero", "rate-negative", "rate-a-bool", "rate-a-string", "rate-a-float",
         "prefer-bad-code", "prefer-bad-delay",
     ],
@@ -288,8 +290,20 @@ def test_purge__off_without_an_admin_token() -> None:
         (b'{"api_key": 5}', 422, None),
         (b"[]", 422, None),
         (b"not json", 422, None),
+        (rb'{"api_key": "\ud800"}', 422, None),
+        (b"\x0c", 422, None),
     ],
-    ids=["empty", "blank", "one-key", "empty-key", "key-not-a-string", "a-list", "not-json"],
+    ids=[
+        "empty",
+        "blank",
+        "one-key",
+        "empty-key",
+        "key-not-a-string",
+        "a-list",
+        "not-json",
+        "lone-surrogate",
+        "form-feed",
+    ],
 )
 def test_purge__all_or_one_keys_entries(body: bytes, status: int, scope: str | None) -> None:
     app = proxy(leads, admin_token=TOKEN)

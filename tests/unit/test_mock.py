@@ -42,6 +42,24 @@ def test_hot_reply__matches_the_full_path(service: MockService) -> None:
     assert (fast.status, fast.headers, fast.body) == (full.status, full.headers, full.body)
 
 
+@pytest.mark.parametrize("query", [b"", b"per_page=5&page=2", b"status=created"])
+def test_reply__listings_are_private_no_cache_in_every_form(
+    service: MockService, query: bytes
+) -> None:
+    host = (b"host", b"127.0.0.1:8000")  # as hot_reply sends: the answer is ready for it
+    reply = service.reply(Incoming(query=query, headers=[AUTH, host]))
+    etag = reply.etag
+    assert etag is not None
+    revalidated = service.reply(Incoming(query=query, headers=[AUTH, (b"if-none-match", etag)]))
+    hot = hot_reply(service, query, [AUTH, host])
+    assert revalidated.status == 304
+    assert hot is not None
+    for form in (reply, reply.gzipped, revalidated, revalidated.gzipped, hot):
+        assert form is not None
+        cache_control = [value for name, value in form.headers if name == b"cache-control"]
+        assert cache_control == [b"private, no-cache"]
+
+
 def test_hot_reply__401_and_304(service: MockService) -> None:
     assert hot(service) == UNAUTHENTICATED
     not_modified = hot(service, AUTH, (b"if-none-match", service.fixtures.default.etag))

@@ -124,6 +124,15 @@ def test_send_on__the_answer_keeps_its_content_encoding_and_bytes() -> None:
     assert answer.header("x-upstream") == "yes"
 
 
+def test_send_on__the_answer_leaves_date_and_server_to_the_server() -> None:
+    reply = streamed(200, b"{}", Date="Mon, 01 Jan 2001 00:00:00 GMT", Server="up/1", x_up="1")
+    _, answer = sent_on(Incoming(method="GET", path="/api/user/me"), reply)
+    names = [name.lower() for name, _ in answer.headers]
+    assert "date" not in names
+    assert "server" not in names
+    assert answer.header("x_up") == "1"
+
+
 def test_send_on__an_answer_whose_body_the_transport_already_read_is_sent_on() -> None:
     _, answer = sent_on(
         Incoming(method="POST", path="/api/user/lead"), httpx.Response(200, content=b"{}")
