@@ -1,222 +1,93 @@
-"""The OpenAPI document of the leads listing, exactly as it is served.
+"""The OpenAPI document, exactly as it is served, and the same bytes at every start.
 
-FastAPI describes the models; the operation's parameters, the `Prefer`
-grammar and every answer with its headers are written here from the same
-constants the code validates with (`mock.query`, `mock.prefer`), so the
-document allows what the server accepts and nothing it refuses.
+FastAPI describes the routes and the models. Written out here: the listing's
+operations (`edge.openapi_listing` as mock mode checks them, `edge.openapi_proxy`
+as proxy mode passes them on, with the rest of the API it forwards), and the
+answers FastAPI cannot see: the admin token's refusals, errors in Laravel's
+shape rather than FastAPI's, and what is sent below the app on any path (431
+and 408 from the request-head guard, 503 at --limit-concurrency or while the
+server stops).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ..fixtures.schema import E164_PATTERN, KNOWN_STATUSES, TIMESTAMP_PATTERN
-from ..http.checks import MAX_QUERY_BYTES
-from ..mock.prefer import KNOWN, MAX_DELAY_MS, MAX_DYNAMIC_COUNT, MAX_SEED, SCENARIO_CODES
-from ..mock.query import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_WHOLE_NUMBER
+from ..fixtures.schema import E164_PATTERN, TIMESTAMP_PATTERN
+from ..settings.values import Mode
+from .openapi_listing import (
+    IF_NONE_MATCH,
+    QUERY_PARAMETERS,
+    Schema,
+    error,
+    prefer_parameter,
+    responses,
+)
+from .openapi_proxy import (
+    FORWARDED_TAG,
+    PROXY_PARAMETERS,
+    RETRY_AFTER,
+    forwarded_paths,
+    listing_responses,
+)
 
 LEADS_PATHS = ("/api/user/leads", "/leads")
-Schema = dict[str, Any]
+ERROR_BODY = "#/components/schemas/ErrorBody"
+FASTAPI_ERRORS = ("HTTPValidationError", "ValidationError")  # we send ErrorBody instead
 
-# Laravel reads an empty (or blank) value as not given.
-BLANK: Schema = {"type": "string", "pattern": r"^\s*$"}
-
-
-def _or_blank(schema: Schema) -> Schema:
-    return {"anyOf": [schema, BLANK]}
-
-
-def _query(name: str, description: str, schema: Schema) -> Schema:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-WHOLE: Schema = {"type": "integer", "maximum": MAX_WHOLE_NUMBER}
-QUERY_PARAMETERS = [
-    _query(
-        "status",
-        "Keep leads with this status (" + ", ".join(KNOWN_STATUSES) + "; another value keeps none)",
-        {"type": "string"},
+EVERYWHERE = {
+    "408": error("The request line and headers took over --header-timeout (connection closed)"),
+    "431": error("The request line and headers are over --max-header-bytes (connection closed)"),
+    "503": error(
+        "Busy (--limit-concurrency connections at once) or shutting down: try again",
+        RETRY_AFTER,
     ),
-    _query("campaign_id", "Keep one campaign's leads", _or_blank({**WHOLE, "minimum": 1})),
-    _query("phone_number", "Keep leads whose number contains this", {"type": "string"}),
-    _query(
-        "date_from", "Created on or after this day", _or_blank({"type": "string", "format": "date"})
-    ),
-    _query(
-        "date_to",
-        "Created on or before this day (not before date_from)",
-        _or_blank({"type": "string", "format": "date"}),
-    ),
-    _query("page", "Page number: asks for the paginator shape", _or_blank({**WHOLE, "minimum": 1})),
-    _query(
-        "per_page",
-        f"Leads a page, default {DEFAULT_PER_PAGE}: asks for the paginator shape",
-        _or_blank({"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
-    ),
-]
+}
 
-
-def _anycase(word: str) -> str:
-    """`code` as `[cC][oO][dD][eE]`: JSON Schema patterns have no flags."""
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
-
-
-def _numbers(low: int, high: int) -> str:
-    """The digits `prefer._number` reads as low..high (low 0 or 1): at most 19, zeros
-    first allowed, as one pattern."""
-    top = str(high)
-    lengths = []
-    for length in range(1, len(top) + 1):
-        if length < len(top):
-            exact = "[0-9]" if length == 1 else rf"[1-9][0-9]{{{length - 1}}}"
-        else:
-            exact = _at_most(top)
-        if length == 1 and low == 1:
-            exact = "[1-9]" if len(top) > 1 else f"[1-{top}]"
-        lengths.append(rf"0{{0,{19 - length}}}(?:{exact})")
-    return "(?:" + "|".join(lengths) + ")"
-
-
-def _at_most(top: str) -> str:
-    """Numbers of len(top) digits, no zero first, up to `top`."""
-    options = [top]
-    for i, digit in enumerate(top):
-        first = 1 if i == 0 else 0
-        if int(digit) > first:
-            rest = len(top) - i - 1
-            tail = rf"[0-9]{{{rest}}}" if rest else ""
-            options.append(f"{top[:i]}[{first}-{int(digit) - 1}]{tail}")
-    return "|".join(options)
-
-
-def prefer_pattern(examples: Sequence[str]) -> str:
-    """Every `Prefer` value mock mode accepts (mock.prefer), and no other.
-
-    Tokens split by `,` or `;`; each is blank, an unknown preference (ignored),
-    or a known one with a good value: names in any case, spaces around them and
-    the value, quotes around the value, numbers of at most 19 digits. One rule
-    is left to the description: `example` cannot go with `dynamic=true`.
-    """
-    names = "|".join(_anycase(name) for name in sorted(KNOWN))
-    value = {
-        "example": "(?:" + "|".join(re.escape(name) for name in examples) + ")?",
-        "code": "0{0,16}(?:" + "|".join(map(str, SCENARIO_CODES)) + ")",
-        "dynamic": f"(?:{_anycase('true')}|{_anycase('false')})",
-        "seed": _numbers(0, MAX_SEED),
-        "count": _numbers(1, MAX_DYNAMIC_COUNT),
-        "delay": _numbers(0, MAX_DELAY_MS),
-    }
-    known = "|".join(rf"{_anycase(name)}\s*=\s*\"*{value[name]}\"*" for name in sorted(KNOWN))
-    # An example named without a value is no example: `example` alone is read as unset.
-    known += "|" + _anycase("example")
-    unknown = rf"(?!\s*(?:{names})\s*(?:=|[,;]|$))[^,;]*"
-    token = rf"\s*(?:(?:{known})\s*|{unknown})"
-    return rf"^{token}(?:[,;]{token})*$"
-
-
-def prefer_parameter(examples: Sequence[str]) -> Schema:
-    return {
-        "name": "Prefer",
-        "in": "header",
-        "required": False,
-        "description": (
-            "Mock mode's scenarios (RFC 7240), split by `,` or `;`: "
-            f"`example=<name>` ({', '.join(examples)}), "
-            f"`code=<status>` ({', '.join(map(str, SCENARIO_CODES))}: that status and "
-            "Laravel's body for it), `dynamic=true` with `seed=<n>` and "
-            f"`count=<1-{MAX_DYNAMIC_COUNT}>` (generated leads; without a seed, one per key "
-            f"and filters), `delay=<0-{MAX_DELAY_MS} ms>`. Unknown preferences are ignored; "
-            "a known one with a bad value is a 400. Proxy mode forwards the header."
-        ),
-        # Proxy mode (no examples) forwards any value: the upstream ignores it.
-        "schema": {"type": "string", "pattern": prefer_pattern(examples)}
-        if examples
-        else {"type": "string"},
-        "examples": {
-            "an example": {"value": "example=empty"},
-            "a status": {"value": "code=429"},
-            "generated": {"value": "dynamic=true, seed=42, count=50"},
-        },
-    }
-
-
-IF_NONE_MATCH: Schema = {
-    "name": "If-None-Match",
-    "in": "header",
+ADMIN_REFUSAL = error('No admin token, or a wrong one (with --admin-token): "Unauthenticated."')
+READINESS: Schema = {
+    "type": "object",
+    "required": ["ready", "reason"],
+    "properties": {"ready": {"type": "boolean"}, "reason": {"type": "string"}},
+}
+PURGE_BODY: Schema = {
     "required": False,
-    "description": "An ETag from an earlier answer: 304 if the data has not changed",
-    "schema": {"type": "string"},
+    "description": "Empty to purge all, or one API key's entries",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["api_key"],
+                "properties": {"api_key": {"type": "string", "minLength": 1}},
+            }
+        }
+    },
 }
-
-
-def _header(description: str, schema: Schema | None = None) -> Schema:
-    return {"description": description, "schema": schema or {"type": "string"}}
-
-
-INTEGER: Schema = {"type": "integer", "minimum": 0}
-RATE_HEADERS = {
-    "X-RateLimit-Limit": _header("Requests a minute (with --mock-rate-limit)", INTEGER),
-    "X-RateLimit-Remaining": _header("Requests left this minute", INTEGER),
-}
-ANSWER_HEADERS = {
-    "ETag": _header("The data's tag (the gzip form's ends in -gzip)"),
-    "Vary": _header("Accept-Encoding, when the answer is also offered in gzip"),
-    "Content-Encoding": _header("gzip, when the client asked for it", {"enum": ["gzip"]}),
-    "Preference-Applied": _header("The Prefer scenario applied"),
-    "Cache-Status": _header("Proxy mode: what the cache did (RFC 9211)"),
-    "X-Cache": _header("Proxy mode: HIT, MISS, STALE or BYPASS"),
-    "Age": _header("Proxy mode: seconds since the copy was fetched", INTEGER),
-    **RATE_HEADERS,
-}
-
-
-def _error(description: str, headers: dict[str, Schema] | None = None) -> Schema:
-    return {
-        "description": description,
-        "headers": headers or {},
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-    }
-
-
-def responses(ok: Schema) -> dict[str, Schema]:
-    return {
-        "200": {**ok, "headers": ANSWER_HEADERS},
-        "304": {
-            "description": "Not modified: the If-None-Match tag still holds",
-            "headers": {"ETag": ANSWER_HEADERS["ETag"], **RATE_HEADERS},
-        },
-        "400": _error("A bad Prefer value, or two Authorization headers"),
-        "401": _error('No bearer token: {"message": "Unauthenticated."}'),
-        "404": _error("Prefer: example=<name> names no example (or code=404)"),
-        "414": _error(f"A query string over {MAX_QUERY_BYTES} bytes"),
-        "422": _error("Bad filter or page values, in Laravel's validation shape"),
-        "429": _error(
-            'Too many requests: {"message": "Too Many Attempts."}',
-            {
-                "Retry-After": _header("Seconds to wait", INTEGER),
-                "X-RateLimit-Reset": _header("When the window ends (Unix time)", INTEGER),
-                **RATE_HEADERS,
+OPERATIONS: dict[tuple[str, str], dict[str, Schema]] = {
+    ("get", "/_proxy/requests"): {"404": error("The journal is off (--journal-size 0)")},
+    ("delete", "/_proxy/requests"): {"401": ADMIN_REFUSAL},
+    ("put", "/_proxy/scenario"): {
+        "401": ADMIN_REFUSAL,
+        "422": error('A body not like {"prefer": "code=429", "rate_limit": 5}, or a bad Prefer'),
+    },
+    ("delete", "/_proxy/scenario"): {"401": ADMIN_REFUSAL},
+    ("delete", "/_proxy/cache"): {
+        "401": ADMIN_REFUSAL,
+        "403": error("Purging is disabled: leads-proxy was started without --admin-token"),
+        "422": error('A body that is neither empty nor like {"api_key": "..."}'),
+    },
+    ("get", "/_proxy/ready"): {
+        "503": {
+            "description": "Not ready (no recent upstream answer, nothing cached); or busy",
+            "content": {
+                "application/json": {"schema": {"anyOf": [READINESS, {"$ref": ERROR_BODY}]}}
             },
-        ),
-        "500": _error("Prefer: code=500, or a fault"),
-        "502": _error("Proxy mode: the upstream failed and no copy can be served"),
-        "503": _error(
-            "Prefer: code=503, or the server is shutting down",
-            {"Retry-After": _header("Seconds to wait", INTEGER)},
-        ),
-        "504": _error("Proxy mode: the upstream timed out, or only-if-cached found nothing"),
-    }
+        }
+    },
+}
 
 
 def exact_openapi(app: FastAPI, examples: Callable[[], Sequence[str]]) -> Callable[[], Schema]:
@@ -231,13 +102,27 @@ def exact_openapi(app: FastAPI, examples: Callable[[], Sequence[str]]) -> Callab
             description=app.description,
             routes=app.routes,
         )
-        names = examples()
+        settings = app.state.settings
+        forwards = settings.mode is not Mode.MOCK  # proxy and record modes send /api/... on
+        if forwards:
+            document["paths"].update(forwarded_paths(settings.max_body_bytes))
+            document["tags"] = [FORWARDED_TAG]
         for path in LEADS_PATHS:
             operation = document["paths"].get(path, {}).get("get")
             if operation is None:
                 continue
-            operation["parameters"] = [*QUERY_PARAMETERS, prefer_parameter(names), IF_NONE_MATCH]
-            operation["responses"] = responses(operation["responses"]["200"])
+            ok = operation["responses"]["200"]
+            if forwards:
+                operation["parameters"] = PROXY_PARAMETERS
+                operation["responses"] = listing_responses(ok)
+            else:
+                operation["parameters"] = [
+                    *QUERY_PARAMETERS,
+                    prefer_parameter(examples()),
+                    IF_NONE_MATCH,
+                ]
+                operation["responses"] = responses(ok)
+        _declare_answers(document)
         schemas = document["components"]["schemas"]
         for model in ("Lead", "SecondaryContact"):
             fields = schemas[model]["properties"]
@@ -248,3 +133,22 @@ def exact_openapi(app: FastAPI, examples: Callable[[], Sequence[str]]) -> Callab
         return document
 
     return openapi
+
+
+def _declare_answers(document: Schema) -> None:
+    """What every operation can answer that FastAPI does not know of."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            answers: dict[str, Schema] = operation["responses"]
+            if "422" in answers and "HTTPValidationError" in str(answers["422"]):
+                answers["422"] = error("Bad parameter values, in Laravel's validation shape")
+            if (method, path) == ("delete", "/_proxy/cache"):
+                operation["requestBody"] = PURGE_BODY
+            answers.update(OPERATIONS.get((method, path), {}))
+            for status, answer in EVERYWHERE.items():
+                answers.setdefault(status, answer)
+            # Status codes in order, `default` last: the same document at every start.
+            operation["responses"] = dict(sorted(answers.items(), key=lambda kv: kv[0]))
+    schemas = document["components"]["schemas"]
+    for name in FASTAPI_ERRORS:
+        schemas.pop(name, None)

@@ -45,6 +45,7 @@ def incoming(request: Request, body: bytes = b"") -> Incoming:
 @router.get(
     "/api/user/leads",
     summary="List leads",
+    operation_id="list_leads",
     response_model=list[Lead] | LeadsPage,
     responses={200: {"content": {"application/json": {"example": [EXAMPLE_LEAD]}}}, **ERRORS},
 )
@@ -69,14 +70,16 @@ router.add_api_route(
 )
 
 
-# Proxy mode only: the rest of the API, forwarded as it is.
-passthrough = APIRouter(tags=["proxy"])
+# Proxy mode only: the rest of the API, forwarded as it is. Documented by
+# edge.openapi_proxy, one operation per endpoint with its path written out: a path
+# parameter cannot hold the `/` of `user/me`.
+passthrough = APIRouter(tags=["forwarded"])
 
 
 @passthrough.api_route(
     "/api/{rest:path}",
     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    summary="Any other API path, forwarded to the upstream uncached",
+    include_in_schema=False,
 )
 async def forward(request: Request, proxy: ProxyDep, settings: SettingsDep, rest: str) -> Response:
     """Forwarded as it is: method, query, headers (less hop-by-hop ones) and body."""

@@ -1,13 +1,21 @@
 """The OpenAPI document says exactly what is served: schemathesis (every check, every
-phase) against a real mock-mode server, and the document's claims read directly."""
+phase) against a real server in mock mode, and in proxy mode with the test upstream
+behind it; the same bytes at every start; the document's claims read directly."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from tests.support import ROOT, Server
+import pytest
+
+from tests.fake_upstream import FakeUpstream
+from tests.support import AUTH, ROOT, Launch, Server
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CONFIG = ROOT / "tests" / "schemathesis" / "schemathesis.toml"
@@ -47,3 +55,117 @@ def test_document__types_and_ranges_are_those_the_server_checks(server: Server) 
     auth = {"Authorization": "Bearer 1|doc-key"}
     assert server.client.get("/api/user/leads?per_page=abc", headers=auth).status_code == 422
     assert server.client.get("/api/user/leads?per_page=&nope=1", headers=auth).status_code == 200
+
+
+# --- proxy mode's document ----------------------------------------------------------
+
+PROXY_CONFIG = ROOT / "tests" / "schemathesis" / "proxy.toml"
+ADMIN = "1|schemathesis-key"  # the key proxy.toml sends, also the admin token here
+
+
+def start_proxy(launch: Launch, upstream: FakeUpstream, *args: str) -> Server:
+    return launch("--mode", "proxy", "--upstream-url", upstream.url, *args)
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_schemathesis__finds_nothing_in_proxy_mode(launch: Launch, upstream: FakeUpstream) -> None:
+    proxy = start_proxy(launch, upstream, "--admin-token", ADMIN)
+    run = subprocess.run(
+        [SCHEMATHESIS, "--config-file", str(PROXY_CONFIG), "--no-color",
+         "run", f"{proxy.url}/openapi.json", "--workers", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-20_000:] + run.stderr[-5_000:]
+    assert "No issues found" in run.stdout
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in run.stdout or f"✅  {phase}" in run.stdout, run.stdout
+    assert upstream.count() > 0  # the listing reached the test upstream
+    assert any(seen.path != "/api/user/leads" for seen in upstream.seen)  # and the rest
+
+
+@pytest.mark.parametrize("mode", ["proxy", "mock"])
+def test_document__byte_identical_across_restarts_with_one_id_per_operation(
+    launch: Launch, upstream: FakeUpstream, mode: str
+) -> None:
+    args = ("--mode", "proxy", "--upstream-url", upstream.url) if mode == "proxy" else ()
+    first, second = launch(*args), launch(*args)
+    document = first.client.get("/openapi.json").content
+    assert second.client.get("/openapi.json").content == document
+    ids = [operation["operationId"] for _, _, operation in operations(json.loads(document))]
+    assert len(ids) == len(set(ids)), sorted(ids)
+
+
+def test_document__proxy_mode_passes_listing_values_on_for_the_upstream_to_check(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy(launch, upstream)
+    operation = proxy.client.get("/openapi.json").json()["paths"]["/api/user/leads"]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert all(schema == {"type": "string"} for schema in schemas.values()), schemas
+    assert "upstream" in operation["parameters"][0]["description"]
+    answer = proxy.client.get("/api/user/leads?page=%C2%84&per_page=abc", headers=AUTH)
+    assert answer.status_code == 200, answer.text  # the test upstream does not validate
+    assert upstream.seen[-1].query == "page=%C2%84&per_page=abc"
+
+
+def declared(server: Server, method: str, path: str) -> dict[str, Any]:
+    item = server.client.get("/openapi.json").json()["paths"][path]
+    responses: dict[str, Any] = item[method]["responses"]
+    return responses
+
+
+def test_document__declares_the_refusals_proxy_mode_sends(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy(launch, upstream)
+    purge = proxy.client.delete("/_proxy/cache")
+    assert purge.status_code == 403
+    assert "403" in declared(proxy, "delete", "/_proxy/cache")
+    refused = proxy.client.put("/api/user/leads/%01", headers=AUTH)
+    assert refused.status_code == 400
+    assert "message" in refused.json()
+    assert "400" in declared(proxy, "put", "/api/user/leads/{id}")
+    with upstream.behaving(other_status=404):
+        missing = proxy.client.delete("/api/user/leads/9", headers=AUTH)
+    assert missing.status_code == 404
+    assert "404" in declared(proxy, "delete", "/api/user/leads/{id}")
+
+
+@pytest.mark.parametrize("mode", ["proxy", "mock"])
+def test_document__declares_the_server_wide_answers_on_every_operation(
+    launch: Launch, upstream: FakeUpstream, mode: str
+) -> None:
+    args = ("--mode", "proxy", "--upstream-url", upstream.url) if mode == "proxy" else ()
+    server = launch(*args)
+    document = server.client.get("/openapi.json").json()
+    for method, path, operation in operations(document):
+        for status in ("431", "503"):
+            answer = operation["responses"].get(status)
+            assert answer is not None, (method, path, status)
+            schema = answer["content"]["application/json"]["schema"]
+            assert "ErrorBody" in json.dumps(schema), (method, path, status)
+    assert head_too_large(server).startswith(b"HTTP/1.1 431 ")
+
+
+def head_too_large(server: Server) -> bytes:
+    """The answer to a request head over --max-header-bytes, sent in 16 KB writes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /_proxy/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        header = b"X-Big: " + b"x" * 80_000 + b"\r\n\r\n"
+        with contextlib.suppress(OSError):  # the server may close before all is sent
+            for start in range(0, len(header), 16_384):
+                sock.sendall(header[start : start + 16_384])
+        answer = b""
+        while chunk := sock.recv(65_536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"application/json" in head.lower(), answer
+    assert "message" in json.loads(body)
+    return answer
