@@ -176,7 +176,10 @@ def hot_reply(
     service: LeadsService, query: bytes = b"", headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> Reply | None:
     """The hot path's reply to a GET of the listing, as the edge asks for it (None: not ready)."""
-    served = service.hot(Head.read("GET", "/api/user/leads", query, list(headers)))
+    sent = list(headers)
+    if not any(name == b"host" for name, _ in sent):  # as every HTTP/1.1 client sends,
+        sent.append((b"host", b"127.0.0.1:8000"))  # naming Incoming's default origin
+    served = service.hot(Head.read("GET", "/api/user/leads", query, sent))
     return None if served is None else served.reply
 
 

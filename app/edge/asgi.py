@@ -80,7 +80,13 @@ class FastLeads:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        head = Head.read(method, scope["path"], scope["query_string"], scope["headers"])
+        head = Head.read(
+            method,
+            scope["path"],
+            scope["query_string"],
+            scope["headers"],
+            scope.get("scheme", "http"),
+        )
         if head.path not in LEADS_PATHS or (method != "GET" and method != "HEAD"):  # noqa: PLR1714
             await self._other(scope, head, receive, send)
             return

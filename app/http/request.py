@@ -39,9 +39,12 @@ class Head(NamedTuple):
     prefer: bytes | None
     cache_control: bytes | None
     authorizations: int  # how many Authorization headers came (more than one is refused)
+    scheme: str = "http"  # as the server saw it (behind a trusted proxy: as it says)
 
     @classmethod
-    def read(cls, method: str, path: str, query: bytes, headers: RawHeaders) -> Head:
+    def read(
+        cls, method: str, path: str, query: bytes, headers: RawHeaders, scheme: str = "http"
+    ) -> Head:
         """One pass over `headers` (on every request: kept to a set lookup per header)."""
         authorization = if_none_match = accept_encoding = origin = host = None
         prefer = cache_control = None
@@ -67,17 +70,24 @@ class Head(NamedTuple):
         return _new(
             cls,
             (method, path, query, headers, authorization, if_none_match, accept_encoding, origin,
-             host, prefer, cache_control, authorizations),
+             host, prefer, cache_control, authorizations, scheme),
         )  # fmt: skip
 
     @classmethod
     def of(cls, scope: Mapping[str, Any]) -> Head:
         """The head of an ASGI HTTP scope."""
-        return cls.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
+        return cls.read(
+            scope["method"],
+            scope["path"],
+            scope["query_string"],
+            scope["headers"],
+            scope.get("scheme", "http"),
+        )
 
 
 def _read(incoming: Incoming) -> Head:
-    return Head.read(incoming.method, incoming.path, incoming.query, incoming.headers)
+    scheme = incoming.origin.partition("://")[0] or "http"
+    return Head.read(incoming.method, incoming.path, incoming.query, incoming.headers, scheme)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..http.request import Incoming
+
 # Never forwarded in either direction (RFC 9110 section 7.6.1), plus the
 # headers httpx sets itself from the body it sends or has decoded.
 HOP_BY_HOP = frozenset(
@@ -89,3 +91,11 @@ def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         for token in value.split(",")
     }
     return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+
+
+def fill_headers(incoming: Incoming) -> dict[str, str]:
+    """The headers a fill sends upstream for this request (the query is the key's)."""
+    return {
+        "Authorization": (incoming.head.authorization or b"").decode("latin-1"),
+        "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
+    }

@@ -134,6 +134,10 @@ class Fresh:
     filled: Filled
     no_cache: bool = False
 
+    @property
+    def entry(self) -> Entry:
+        return self.filled.entry
+
 
 @dataclass(frozen=True, slots=True)
 class PassOn:

@@ -7,9 +7,8 @@ and when the upstream fails or rate-limits, the last good answer is served
 (stale-if-error, 429 cooldown). Everything else under /api/ is forwarded as
 it is, uncached; a successful write to a lead drops that key's listings.
 
-The rules are `policy`'s, the filling is `filling`'s, the bytes are
-`verdicts`'s; this module carries a request through them and says what it
-served (`http.service.Served`); the edge's observer counts it.
+The rules are `policy`'s, the filling `filling`'s, the bytes `verdicts`'s, the page
+URLs `rebase`'s; this module carries a request through them and says what it served.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from ..http.service import BYPASS, HIT, MISS, STALE, Served
 from ..observe.stats import Stats
 from . import verdicts
 from .cache import CacheKey, Entry, KeyMaker
-from .exchange import UpstreamError
+from .exchange import UpstreamError, fill_headers
 from .filling import Filler
 from .layer import SharedLayer
 from .passthrough import is_lead_write, send_on
@@ -47,6 +46,7 @@ from .policy import (
     decide,
     settle,
 )
+from .rebase import BAD_HOST, Rebase, client_listing, listing_of, listing_url_of
 from .storage import MemoryStorage
 
 log = logging.getLogger("leads_proxy")
@@ -81,6 +81,7 @@ class ProxyService:
         self._fallback = fallback
         self._listener: asyncio.Task[None] | None = None
         self._ready = verdicts.ReadyHits()
+        self._upstream_listing = listing_url_of(filler.upstream.base_url)
 
     # --- the hot path -------------------------------------------------------
 
@@ -97,22 +98,23 @@ class ProxyService:
         if_none_match = head.if_none_match
         now = self._clock()
         storage = self.storage
+        request = (authorization, query, head.host, head.path, head.scheme)
         if if_none_match is None:
-            ready = self._ready.get(authorization, query, now, storage.generation)
+            ready = self._ready.get(request, now, storage.generation)
             if ready is not None:
                 return ready
+        client = client_listing(head.scheme, head.host, head.path)
         key = self.keys.of_request(authorization, query)
-        if key is None:
-            return None
+        if key is None or client is None:
+            return None  # the full path says why
         entry = storage.get(key)
-        if entry is None or now >= entry.hot_until:
-            return None
-        served = Served(verdicts.hit(entry, now, if_none_match), HIT)
+        base = Rebase(self._upstream_listing, client)
+        if entry is None or now >= entry.hot_until or not base.ready(entry):
+            return None  # a large body's view is made on the full path, on a thread
+        served = Served(verdicts.hit(entry, now, if_none_match, base), HIT)
         if if_none_match is None:
             until = verdicts.hit_until(entry, now)
-            self._ready.keep(
-                authorization, query, served, until=until, generation=storage.generation
-            )
+            self._ready.keep(request, served, until=until, generation=storage.generation)
         return served
 
     # --- the leads listing --------------------------------------------------
@@ -126,11 +128,16 @@ class ProxyService:
             started = self._clock()
             reply = verdicts.bypass(await self._forward(incoming), no_key=True)
             return Served(reply, BYPASS, self._clock() - started)
+        if (client := listing_of(incoming)) is None:
+            return Served(verdicts.bypass(BAD_HOST, no_key=False), BYPASS)
         key = self.keys.key(token, incoming.query.decode("latin-1"))
-        reply, x_cache, waited = await self._leads(incoming, key)
+        base = Rebase(self._upstream_listing, client)
+        reply, x_cache, waited = await self._leads(incoming, key, base)
         return Served(reply, x_cache, waited)
 
-    async def _leads(self, incoming: Incoming, key: CacheKey) -> tuple[Reply, str, float | None]:
+    async def _leads(
+        self, incoming: Incoming, key: CacheKey, base: Rebase
+    ) -> tuple[Reply, str, float | None]:
         """The reply, its X-Cache label, and how long it waited on the upstream."""
         directives = Directives.parse(incoming.head.cache_control)
         if_none_match = incoming.head.if_none_match
@@ -138,17 +145,19 @@ class ProxyService:
         entry = await self._local_or_shared(key, now)
         decision = decide(entry, now, directives, self.filler.cooldown_left(key.fingerprint, now))
         if isinstance(decision, Hit):
-            return verdicts.hit(decision.entry, now, if_none_match), HIT, None
+            await base.prepare(decision.entry)
+            return verdicts.hit(decision.entry, now, if_none_match, base), HIT, None
         if isinstance(decision, Stale):
             if decision.refresh:
-                self.filler.refresh(key, _fill_headers(incoming))
-            return verdicts.stale(decision, now, if_none_match), STALE, None
+                self.filler.refresh(key, fill_headers(incoming))
+            await base.prepare(decision.entry)
+            return verdicts.stale(decision, now, if_none_match, base), STALE, None
         if isinstance(decision, CachedOnly):
             return verdicts.cached_only(), MISS, None
         if isinstance(decision, TooMany):
             return verdicts.too_many(decision), MISS, None
 
-        outcome = await self.filler.flight(key, _fill_headers(incoming))
+        outcome = await self.filler.flight(key, fill_headers(incoming))
         after = self._clock()
         settled = settle(
             outcome,
@@ -157,7 +166,12 @@ class ProxyService:
             no_cache=isinstance(decision, Fetch) and decision.no_cache,
             fallback=self._fallback is not None,
         )
-        return self._settled(settled, incoming, after), verdicts.label(settled), after - now
+        if isinstance(settled, Fresh | Stale):
+            await base.prepare(
+                settled.filled.entry if isinstance(settled, Fresh) else settled.entry
+            )
+        reply = self._settled(settled, incoming, after, base)
+        return reply, verdicts.label(settled), after - now
 
     async def _local_or_shared(self, key: CacheKey, now: float) -> Entry | None:
         """Our copy, or, past its hold, the shared layer's if newer (while ours answers)."""
@@ -172,15 +186,15 @@ class ProxyService:
 
     def _settled(
         self, settled: Fresh | PassOn | Stale | TooMany | Fallback | Unserved, incoming: Incoming,
-        now: float,
+        now: float, base: Rebase,
     ) -> Reply:  # fmt: skip
         if_none_match = incoming.head.if_none_match
         if isinstance(settled, Fresh):
-            return verdicts.fresh(settled, now, if_none_match)
+            return verdicts.fresh(settled, now, if_none_match, base)
         if isinstance(settled, PassOn):
             return verdicts.pass_on(settled.answer)
         if isinstance(settled, Stale):
-            return verdicts.stale(settled, now, if_none_match)
+            return verdicts.stale(settled, now, if_none_match, base)
         if isinstance(settled, TooMany):
             return verdicts.too_many(settled)
         if isinstance(settled, Fallback) and self._fallback is not None:
@@ -284,11 +298,3 @@ class ProxyService:
         if self.shared is not None:
             await self.shared.close()
         await self.filler.upstream.close()
-
-
-def _fill_headers(incoming: Incoming) -> dict[str, str]:
-    """The headers a fill sends upstream for this request (the query is the key's)."""
-    return {
-        "Authorization": (incoming.head.authorization or b"").decode("latin-1"),
-        "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
-    }

@@ -18,6 +18,7 @@ from ..http.service import BYPASS, HIT, MISS, STALE, Served
 from .cache import Entry
 from .exchange import Answer, UpstreamError, forwardable
 from .policy import CachedOnly, Fallback, Fresh, Hit, PassOn, Stale, TooMany, Unserved
+from .rebase import Rebase
 
 Answered = Hit | Stale | CachedOnly | TooMany | Fresh | PassOn | Fallback | Unserved
 
@@ -42,8 +43,11 @@ def labelled(reply: Reply, x_cache: str, status: bytes) -> Reply:
     return reply.with_headers((b"cache-status", status), (b"x-cache", x_cache.encode()))
 
 
-def hit(entry: Entry, now: float, if_none_match: bytes | None) -> Reply:
-    """A fresh hit. Age and ttl are whole seconds: hits within one second share one reply."""
+def hit(entry: Entry, now: float, if_none_match: bytes | None, base: Rebase | None = None) -> Reply:
+    """A fresh hit (as the client's listing URL sees it, with `base`). Age and ttl are
+    whole seconds: hits within one second share one reply."""
+    if base is not None:
+        entry = base.view(entry)
     ttl = math.ceil(entry.fresh_until - now)
     status = b"leads-proxy; hit; ttl=%d" % ttl
     if if_none_match is not None:
@@ -68,35 +72,40 @@ def hit_until(entry: Entry, now: float) -> float:
 class ReadyHits:
     """Hits, ready for the very request that got them while nothing changed.
 
-    Keyed by the request's raw Authorization header and query (the pair that
-    `KeyMaker.of_request` remembers, in process memory only); a hit is
-    given again until its Age or ttl would change, and only while the
-    storage's generation is the one it was made from (no entry stored or
-    dropped since). A hit then costs a dict lookup and a comparison.
+    Keyed by what the request sent that decides its answer (its raw
+    Authorization header and query, and the Host, path and scheme its page
+    URLs are re-based onto), in process memory only; a hit is given again
+    until its Age or ttl would change, and only while the storage's
+    generation is the one it was made from (no entry stored or dropped since).
+    A hit then costs a dict lookup and a comparison.
     """
 
     LIMIT = 4096
 
     def __init__(self) -> None:
-        self._ready: dict[tuple[bytes, bytes], tuple[Served, float, int]] = {}
+        self._ready: dict[tuple[object, ...], tuple[Served, float, int]] = {}
 
-    def get(self, authorization: bytes, query: bytes, now: float, generation: int) -> Served | None:
+    def get(self, request: tuple[object, ...], now: float, generation: int) -> Served | None:
         """The hit, if one is ready for this request now."""
-        ready = self._ready.get((authorization, query))
+        ready = self._ready.get(request)
         if ready is None or now >= ready[1] or ready[2] != generation:
             return None
         return ready[0]
 
     def keep(
-        self, authorization: bytes, query: bytes, made: Served, *, until: float, generation: int
+        self, request: tuple[object, ...], made: Served, *, until: float, generation: int
     ) -> None:
         if len(self._ready) >= self.LIMIT:
             self._ready.clear()
-        self._ready[authorization, query] = (made, until, generation)
+        self._ready[request] = (made, until, generation)
 
 
-def stale(decision: Stale, now: float, if_none_match: bytes | None) -> Reply:
+def stale(
+    decision: Stale, now: float, if_none_match: bytes | None, base: Rebase | None = None
+) -> Reply:
     entry, why = decision.entry, decision.why
+    if base is not None:
+        entry = base.view(entry)
     ttl = math.floor(entry.fresh_until - now)
     if why == "stale-while-revalidate":
         status = status_line("hit", ttl=ttl, detail=why)
@@ -107,13 +116,16 @@ def stale(decision: Stale, now: float, if_none_match: bytes | None) -> Reply:
     return send(entry, now, if_none_match, STALE, status)
 
 
-def fresh(decision: Fresh, now: float, if_none_match: bytes | None) -> Reply:
+def fresh(
+    decision: Fresh, now: float, if_none_match: bytes | None, base: Rebase | None = None
+) -> Reply:
     filled = decision.filled
     stored = {"stored": "?1"} if filled.stored else {}
     peer = {"detail": "filled-by-peer"} if filled.by_peer else {}
     fwd = "request" if decision.no_cache else "miss"
     status = status_line("", fwd=fwd, fwd_status=200, **stored, **peer)
-    return send(filled.entry, now, if_none_match, MISS, status)
+    entry = filled.entry if base is None else base.view(filled.entry)
+    return send(entry, now, if_none_match, MISS, status)
 
 
 def send(

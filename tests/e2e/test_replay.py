@@ -38,9 +38,18 @@ def record(launch: Launch, upstream: FakeUpstream, folder: Path, who: str = "AB"
             for query in QUERIES[name]:
                 got = recorder.client.get(f"/api/user/leads?{query}", headers=KEYS[name])
                 assert got.status_code == 200, got.text
-                seen[name, query] = got.content
+                assert upstream.url.encode() not in got.content.replace(b"\\/", b"/")
+                # What the upstream sent, with its URLs as the recorder re-based them.
+                seen[name, query] = moved(got.content, f"{recorder.url}/api", upstream.url)
     recorder.stop()  # the index is written at exit
     return seen
+
+
+def moved(body: bytes, old: str, new: str) -> bytes:
+    """`body` with URLs under `old` under `new`, in either spelling (slashes escaped or not)."""
+    for before, after in ((old, new), (old.replace("/", "\\/"), new.replace("/", "\\/"))):
+        body = body.replace(before.encode(), after.encode())
+    return body
 
 
 def rebased(body: bytes, upstream: FakeUpstream, base: str) -> bytes:

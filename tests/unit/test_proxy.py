@@ -30,6 +30,8 @@ from tests.fakes import (
     status,
 )
 
+HOST = (b"host", b"127.0.0.1:8000")  # Incoming's default origin, as a client names it
+
 
 def counted(service: ProxyService, answers: list[Served]) -> None:
     """Each record's verdict is its reply's X-Cache header, and the stats the observer
@@ -87,7 +89,7 @@ def test_counters__a_mixed_day_adds_up() -> None:
 
     async def scenario() -> None:
         answered.append(await service.answer(Incoming(headers=[AUTH])))  # miss
-        hit = service.hot(Head.read("GET", "/leads", b"", [AUTH]))  # hot hit
+        hit = service.hot(Head.read("GET", "/leads", b"", [AUTH, HOST]))  # hot hit
         assert hit is not None
         answered.append(hit)
         etag = (b"if-none-match", header(hit.reply, b"etag").encode())
@@ -162,7 +164,7 @@ def test_hot_reply__a_ready_hit_follows_age_purges_and_refills() -> None:
     refilled = hot_reply(service, b"", [AUTH])
     assert refilled is not None
     assert body_version(refilled) == 2
-    again = service.hot(Head.read("GET", "/api/user/leads", b"", [AUTH]))
+    again = service.hot(Head.read("GET", "/api/user/leads", b"", [AUTH, HOST]))
     assert again is not None
     assert again.cache == "HIT"  # what the observer counts it as
 

@@ -1,0 +1,112 @@
+"""Page URLs that lead back through leads-proxy, not around it.
+
+The upstream names itself in a paginated answer (`path`, `first_page_url`,
+`next_page_url`, `links[].url`, ...): a client that follows `next_page_url`,
+as most do, would leave the shield for the real API. Each such URL is
+re-based onto the listing URL the client used: its scheme, host and port,
+and its path (`/leads` or `/api/user/leads`).
+
+The cache (and Redis) keeps the upstream's bytes, one entry for every name
+the server is reached by. Each listing URL gets a view of an entry: its bytes
+re-based, with an ETag and a gzip form of its own, made once and kept beside
+the entry (`Entry.views`, a few at most), so a hit still sends ready bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import NamedTuple
+
+from ..http.encoding import gzip_of
+from ..http.etag import etag_of
+from ..http.reply import Reply
+from ..http.request import Incoming
+from .cache import Entry
+
+# A Host a URL may be built from: a name or IPv4 address, or a bracketed IPv6
+# address, and an optional port. Anything else (quotes, backslashes, spaces:
+# bytes that would change the JSON they are written into) is not used.
+_HOST = re.compile(rb"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?")
+_SCHEMES = frozenset({"http", "https"})
+VIEWS = 8  # listing URLs an entry keeps a view for (past that, it starts again)
+THREAD_BYTES = 64 * 1024  # views of larger bodies are made on a thread
+BAD_HOST = Reply.message(
+    400, {"message": "The Host header does not name a host that page URLs can point to."}
+)
+
+
+def listing_url_of(upstream_base: str) -> str:
+    """The upstream's own listing URL, from its base (`https://app.sondos-ai.com/api`)."""
+    return upstream_base.rstrip("/") + "/user/leads"
+
+
+def client_listing(scheme: str, host: bytes | None, path: str) -> str | None:
+    """The listing URL the client used, or None when its Host cannot name one."""
+    if host is None or scheme not in _SCHEMES or _HOST.fullmatch(host) is None:
+        return None
+    return f"{scheme}://{host.decode('ascii')}{path.rstrip('/') or '/'}"
+
+
+def listing_of(incoming: Incoming) -> str | None:
+    """The listing URL a request on the full path used (its Host, or else our address)."""
+    scheme, _, host = incoming.origin.partition("://")
+    return client_listing(scheme, host.encode("latin-1"), incoming.path)
+
+
+def rebased(body: bytes, upstream_listing: str, client: str) -> bytes:
+    """`body` with the upstream's listing URL (plain or with JSON's escaped slashes)
+    replaced by the client's, in the same spelling."""
+    if not client or upstream_listing == client:
+        return body
+    for old, new in ((upstream_listing, client), (_escaped(upstream_listing), _escaped(client))):
+        body = body.replace(old.encode(), new.encode())
+    return body
+
+
+def _escaped(url: str) -> str:
+    return url.replace("/", "\\/")
+
+
+class Rebase(NamedTuple):
+    """From the upstream's listing URL to the one a client used."""
+
+    upstream: str
+    client: str
+
+    def view(self, entry: Entry) -> Entry:
+        """The entry as this client sees it (made here if not made before)."""
+        found = entry.views.get(self.client)
+        return found if found is not None else self._keep(entry, self._made(entry))
+
+    def ready(self, entry: Entry) -> bool:
+        """Whether `view` costs no more than a lookup (or a small body's rewrite)."""
+        return self.client in entry.views or len(entry.body) < THREAD_BYTES
+
+    async def prepare(self, entry: Entry) -> None:
+        """Make the view beforehand: a large body's on a thread, not holding the loop."""
+        if not self.ready(entry):
+            self._keep(entry, await asyncio.to_thread(self._made, entry))
+
+    def _made(self, entry: Entry) -> Entry:
+        body = rebased(entry.body, self.upstream, self.client)
+        if body == entry.body:
+            return entry  # nothing named the upstream (a bare array, an empty page)
+        return Entry.build(
+            body,
+            etag=etag_of(body),
+            content_type=entry.content_type,
+            stored_at=entry.stored_at,
+            fresh_until=entry.fresh_until,
+            stale_until=entry.stale_until,
+            error_until=entry.error_until,
+            hot_until=entry.hot_until,
+            gzipped=None if entry.gzipped is None else gzip_of(body),
+        )
+
+    def _keep(self, entry: Entry, view: Entry) -> Entry:
+        views = entry.views
+        if len(views) >= VIEWS:
+            views.clear()
+        views[self.client] = view
+        return view
