@@ -232,6 +232,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from .edge.factory import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
     from .edge.guard import GuardedHttpTools, configure  # noqa: PLC0415
+    from .edge.startup import raise_open_files, say_open_files  # noqa: PLC0415
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -248,7 +249,9 @@ def serve(args: argparse.Namespace) -> int:
         "limit_concurrency": settings.limit_concurrency,
         "http": GuardedHttpTools,
     }
+    files = raise_open_files()  # before the workers start: they inherit it
     configure(settings.max_header_bytes, settings.header_timeout)
+    say_open_files(files, GuardedHttpTools.max_connections)
     if settings.workers > 1:
         # Each worker builds its own app from the settings handed down in a
         # file only this user can read (secrets never go into an environment

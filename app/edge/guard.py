@@ -1,73 +1,201 @@
-"""Bounds on a request's head, below the app: how many bytes, and how long.
+"""Bounds below the app: a request's head in bytes and in time, and connections at once.
 
 uvicorn's httptools protocol reads a request's headers for as long and as far
 as a client sends them: one connection streaming a 48 MiB header cost 50 MB
-and 8 s of CPU, and a thousand half-sent requests held a thousand sockets.
-`GuardedHttpTools` is that protocol with two bounds on each request's head
-(request line and headers): `--max-header-bytes`, past which the client gets
-431, and `--header-timeout` from its first byte, past which it gets 408;
-either way the connection is closed, after a JSON body in the API's shape.
-`configure` sets both, in the server process and in each worker.
+and 8 s of CPU, a thousand half-sent requests held a thousand sockets, and
+past the open-files limit new connections were reset. `GuardedHttpTools` is
+that protocol with
+- `--max-header-bytes` on each request's head (request line and headers),
+  past which the client gets 431, however the head is split across reads;
+- `--header-timeout` from the head's first byte, past which it gets 408;
+- the connections this process can hold open (`configure` reads its
+  open-files limit), past which a new connection gets 503 at once;
+- `--limit-concurrency`'s 503, and a head the parser cannot read (400), in JSON
+  where uvicorn answers text.
+Every answer is a JSON body in the API's shape, and the connection is closed
+after it. `configure` sets the bounds, in the server process and in each worker.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import defaults
 
 LINGER_SECONDS = 2.0
+RETRY_AFTER = 1
+# Open files kept back from connections, for what the server opens itself
+# (upstream and Redis connections, files) and for the answers that turn
+# connections away: a tenth of the limit, and at least this many.
+RESERVED_FILES = 32
+WARN_EVERY = 60.0  # seconds between warnings that connections are turned away
+# A head's bytes besides its parts: "GET /path HTTP/1.1\r\n", each "Name: value\r\n", "\r\n".
+AROUND_PARTS = len(b"  HTTP/1.1\r\n\r\n")
+PER_HEADER = len(b": \r\n")
+END = b"\r\n\r\n"  # a head's last line and the blank line after it
 
 
-def _refusal(status: int, reason: str, message: str) -> bytes:
+def refusal(status: int, reason: str, message: str, *, retry_after: int | None = None) -> bytes:
+    """A whole answer that ends the connection: its head, and a body {"message": ...}."""
     body = json.dumps({"message": message}).encode()
+    retry = f"retry-after: {retry_after}\r\n" if retry_after is not None else ""
     head = (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n{retry}"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
     return head.encode() + body
 
 
+@functools.cache
+def busy(limit: int) -> bytes:
+    """The 503 of `--limit-concurrency`, in the API's shape (uvicorn's is text)."""
+    return refusal(
+        503,
+        "Service Unavailable",
+        f"The server is busy: it is at its limit of {limit} connections and requests at "
+        "once; send the request again.",
+        retry_after=RETRY_AFTER,
+    )
+
+
+class _Stop(Exception):
+    """Raised in a parser callback to stop the parser; the answer waits on the protocol."""
+
+
 class GuardedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with a request's head bounded in bytes and time."""
+    """uvicorn's httptools protocol, with a request's head bounded in bytes and time,
+    and connections past what the process can hold open answered 503."""
 
     max_head_bytes = defaults.MAX_HEADER_BYTES
     head_seconds = defaults.HEADER_TIMEOUT
-    too_large = b""
-    too_slow = b""
+    max_connections: int | None = None  # None: no bound of this protocol's own
+    too_large = too_slow = full = b""
+    invalid = refusal(400, "Bad Request", "Invalid HTTP request received.")
+    warned_at = float("-inf")
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self._head_bytes = 0
+        # The head's bytes, counted without a pass over them: `_head_bytes` came
+        # in reads that were head throughout (no body was being read and no head
+        # ended); `_may_be_head`, before this read, may be part of the open head.
+        # A head that ends in a read within the bound together with what may come
+        # before it is within the bound; only one that does not is measured
+        # (`_head_size`), with that read (`_read`) and the end of the one before.
+        self._head_bytes = self._may_be_head = 0
+        self._measure = self._exact = False
+        self._read = self._tail = b""
+        self._first: object = None  # the cycle before the read being measured
         self._refused = False
+        self._stopped = self._owed = b""
+        # uvicorn's --limit-concurrency answers text/plain: the same rule is kept
+        # here (on_headers_complete), answered in JSON.
+        self._concurrency, self.limit_concurrency = self.limit_concurrency, None
         # When the current head's first byte came (None: no head pending). One
         # check per connection every `head_seconds`, not a timer per request,
         # and no hook of the parser's: this runs on every request.
         self._head_since: float | None = self.loop.time()
         self._checker = self.loop.call_later(self.head_seconds, self._check_head)
+        room = self.max_connections
+        if room is not None and len(self.connections) > room:
+            self._turn_away()
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes) -> None:  # noqa: PLR0912 - one call a read, not two
+        # uvicorn's data_received, with the head's bytes counted around it.
         if self._refused:
             return  # read and dropped until the close, so the answer is not reset away
+        self._unset_keepalive_if_required()
         before = self.cycle
-        body_expected = before is not None and before.more_body
-        super().data_received(data)
-        if self.cycle is not before:  # a head completed here: the bounds start again
+        in_body = before is not None and before.more_body
+        size = len(data)
+        if self._may_be_head + size > self.max_head_bytes:
+            self._measure, self._read, self._first = True, data, before
+            # What came before is known to be the head's, from its first byte.
+            self._exact = not in_body and self._head_bytes == self._may_be_head
+        else:
+            self._measure = False
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if not self._stopped:
+                self.logger.warning("Invalid HTTP request received.")
+            self._refuse(self._stopped or self.invalid)
+            return
+        if self._measure:
+            self._read = b""  # not kept past its read
+        cycle = self.cycle
+        if cycle is not before or (in_body and not cycle.more_body):
+            # A head or a body ended here. uvicorn makes a scope for each request as
+            # it begins: the same one as the last head's, and no next head began.
             self._head_since = None
             self._head_bytes = 0
-        elif not body_expected:  # no request body was being read: all of it was head
+            self._may_be_head = size if self.scope is not cycle.scope else 0
+        elif in_body:
+            self._may_be_head = 0
+        else:  # no body was being read and no head ended: all of it was head
             if self._head_since is None:
                 self._head_since = self.loop.time()
-            self._head_bytes += len(data)
+            self._head_bytes += size
+            self._may_be_head += size
+            self._tail = data[-3:]
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(self.too_large)
+
+    def on_headers_complete(self) -> None:
+        if self._measure and self._head_size() > self.max_head_bytes:
+            self._stop(self.too_large)
+        limit = self._concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            self.logger.warning("Exceeded concurrency limit.")
+            self._stop(busy(limit))
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._owed and self.cycle.response_complete and not self.transport.is_closing():
+            self._send(self._owed)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._checker.cancel()
         super().connection_lost(exc)
+
+    def _head_size(self) -> int:
+        """The bytes of a head that ends in a read that may hold more than the bound:
+        where it is the first head to end there and all of it before the read is
+        known, its bytes up to the blank line that ends it; and never fewer than its
+        parts as a client writes them ("Name: value" a line), which is all that is
+        known of a head that began after another ended in the same read (whitespace
+        the parser skips there, before a value, is not counted)."""
+        size = len(self.parser.get_method()) + len(self.url) + AROUND_PARTS
+        for name, value in self.headers:
+            size += len(name) + len(value) + PER_HEADER
+        if not self._exact or self.cycle is not self._first:
+            return size
+        data = self._read
+        if self._head_bytes:  # it began before this read: its end may straddle the two
+            tail = self._tail
+            end = (tail + data).find(END) + len(END) - len(tail)
+            return max(size, self._head_bytes + end)
+        start = 0
+        while data.startswith(b"\r\n", start):  # empty lines before a request are not its
+            start += 2
+        return max(size, data.find(END, start) + len(END) - start)
+
+    def _stop(self, answer: bytes) -> None:
+        self._stopped = answer
+        raise _Stop
 
     def _check_head(self) -> None:
         since = self._head_since
@@ -78,32 +206,82 @@ class GuardedHttpTools(HttpToolsProtocol):
         due = since + self.head_seconds if since is not None else now + self.head_seconds
         self._checker = self.loop.call_at(due, self._check_head)
 
+    def _turn_away(self) -> None:
+        """A connection past what the process can hold open: 503 before it sends a byte."""
+        now = self.loop.time()
+        if now - GuardedHttpTools.warned_at >= WARN_EVERY:
+            GuardedHttpTools.warned_at = now
+            self.logger.warning(
+                "Connections past the %d this process can hold open are answered 503",
+                self.max_connections,
+            )
+        self._refuse(self.full)
+
     def _refuse(self, answer: bytes) -> None:
-        """Answer, stop writing, and close a moment later (a lingering close, as nginx
-        does): closing at once, with the client still sending, would reset the
-        connection and could throw the answer away before the client reads it."""
+        """Answer (after the answers owed to pipelined requests before it), read no
+        more, and close."""
         self._checker.cancel()
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._owed = answer  # on_response_complete sends it after the last one
+            return
+        self._send(answer)
+
+    def _send(self, answer: bytes) -> None:
+        """Write, stop writing, and close a moment later (a lingering close, as nginx
+        does): closing at once, with the client still sending, would reset the
+        connection and could throw the answer away before the client reads it."""
+        self._unset_keepalive_if_required()
         self.transport.write(answer)
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
-def configure(max_head_bytes: int, head_seconds: float) -> None:
-    """Set the bounds (and the answers that tell them) for every connection to come."""
+def open_files_room() -> int | None:
+    """The connections this process can hold open: its open-files limit, less the files
+    open now and those kept back (`RESERVED_FILES`). None where it cannot tell."""
+    if sys.platform == "win32":
+        return None
+    import resource  # noqa: PLC0415 - not on Windows
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        open_now = sum(1 for _ in Path("/dev/fd").iterdir())
+    except OSError:
+        return None
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(1, soft - open_now - max(RESERVED_FILES, soft // 10))
+
+
+def _bound_heads(max_head_bytes: int, head_seconds: float) -> None:
     guarded = GuardedHttpTools
     guarded.max_head_bytes, guarded.head_seconds = max_head_bytes, head_seconds
-    guarded.too_large = _refusal(
+    guarded.too_large = refusal(
         431,
         "Request Header Fields Too Large",
         f"The request line and headers are over {max_head_bytes} bytes.",
     )
-    guarded.too_slow = _refusal(
+    guarded.too_slow = refusal(
         408, "Request Timeout", f"The request line and headers took over {head_seconds:g} s."
     )
 
 
-configure(GuardedHttpTools.max_head_bytes, GuardedHttpTools.head_seconds)
+def configure(max_head_bytes: int, head_seconds: float) -> None:
+    """Set the bounds (and the answers that tell them) for every connection to come:
+    the head's, and the connections this process can hold open, as it stands now."""
+    _bound_heads(max_head_bytes, head_seconds)
+    room = GuardedHttpTools.max_connections = open_files_room()
+    GuardedHttpTools.full = refusal(
+        503,
+        "Service Unavailable",
+        f"The server is busy: it holds as many connections as it can ({room}); "
+        "send the request again.",
+        retry_after=RETRY_AFTER,
+    )
+
+
+_bound_heads(GuardedHttpTools.max_head_bytes, GuardedHttpTools.head_seconds)

@@ -1,8 +1,12 @@
-"""The start-up lines: what is served, how, and settings that do nothing here."""
+"""The start-up lines: what is served, how, and settings that do nothing here; and the
+open-files limit, raised at start."""
 
 from __future__ import annotations
 
 import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from ..fixtures.files import FixtureSet
 from ..settings.declarations import Settings
@@ -10,6 +14,62 @@ from ..settings.values import Mode, ReplayMode
 
 log = logging.getLogger("leads_proxy")
 RECORD_ONLY = ("anonymize", "record_as_default", "max_recordings")
+NR_OPEN = Path("/proc/sys/fs/nr_open")  # Linux's most open files a process may have
+SYSTEM_MOST = 1 << 20  # where the hard limit is unlimited and Linux's is not to be read
+
+
+@dataclass(frozen=True)
+class OpenFiles:
+    """The soft limit on open files before and after `raise_open_files`, and why it
+    stayed where it was if it did."""
+
+    before: int
+    now: int
+    hard: int  # resource.RLIM_INFINITY (-1): unlimited
+    failed: str = ""
+
+
+def raise_open_files() -> OpenFiles | None:
+    """Raise the soft limit on open files to the hard limit, as nginx's
+    `worker_rlimit_nofile` does: the usual 1,024 is spent by a thousand half-sent
+    requests. Workers inherit it. None where there is no such limit (Windows)."""
+    if sys.platform == "win32":
+        return None
+    import resource  # noqa: PLC0415 - not on Windows
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:
+        try:
+            target = int(NR_OPEN.read_text())
+        except (OSError, ValueError):
+            target = SYSTEM_MOST
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return OpenFiles(soft, soft, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as error:
+        return OpenFiles(soft, soft, hard, str(error))
+    return OpenFiles(soft, target, hard)
+
+
+def say_open_files(files: OpenFiles | None, room: int | None) -> None:
+    """The start-up line of the open-files limit and the connections it leaves room for."""
+    if files is None or room is None:
+        log.info("open files: no limit; connections at once are bounded by --limit-concurrency")
+        return
+    if files.failed:
+        how = f"could not raise it to the hard limit: {files.failed}"
+    else:
+        how = "the hard limit" if files.now == files.hard else "the system's most"
+        if files.now != files.before:
+            how += f"; raised from {files.before}"
+    log.info(
+        "open files: %d (%s); up to %d connections at once a process, more are answered 503",
+        files.now,
+        how,
+        room,
+    )
 
 
 def say_what_serves(settings: Settings, fixtures: FixtureSet | None) -> None:

@@ -1,0 +1,210 @@
+"""The bounds below the app, through a real server and raw sockets: a request head
+over `--max-header-bytes` is a 431 however it is split, connections past what the
+process can hold open are a JSON 503 rather than a reset, and so are requests past
+`--limit-concurrency`."""
+
+from __future__ import annotations
+
+import json
+import re
+import select
+import socket
+import sys
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.support import AUTH, Launch, Server, eventually
+
+BOUND = 8192
+START = (
+    b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n"
+    + f"Authorization: {AUTH['Authorization']}\r\n".encode()
+    + b"Connection: close\r\n"
+)
+Shape = Callable[[int], bytes]
+
+
+def long_header(size: int) -> bytes:
+    """A head of exactly `size` bytes, most of it one header line."""
+    filler = size - len(START) - len(b"X-Long: \r\n\r\n")
+    return START + b"X-Long: " + b"a" * filler + b"\r\n\r\n"
+
+
+def many_headers(size: int) -> bytes:
+    """A head of exactly `size` bytes, most of it headers of 100 bytes each."""
+    lines = []
+    left = size - len(START) - 2
+    index = 0
+    while left >= 200:
+        lines.append(f"X-Many-{index:05}: ".encode().ljust(98, b"m") + b"\r\n")
+        left -= 100
+        index += 1
+    lines.append(b"X-Last: ".ljust(left - 2, b"l") + b"\r\n")
+    return START + b"".join(lines) + b"\r\n"
+
+
+def long_line(size: int) -> bytes:
+    """A head of exactly `size` bytes, most of it the request line (a long path)."""
+    rest = START.partition(b" HTTP/1.1")[2]
+    filler = size - len(rest) - len(b"GET /api/user/leads/ HTTP/1.1\r\n")
+    return b"GET /api/user/leads/" + b"p" * filler + b" HTTP/1.1" + rest + b"\r\n"
+
+
+def padded_header(size: int) -> bytes:
+    """A head of exactly `size` bytes, most of it whitespace the parser skips."""
+    filler = size - len(START) - len(b"X-Padded:a\r\n\r\n")
+    return START + b"X-Padded:" + b" " * filler + b"a\r\n\r\n"
+
+
+def exchange(server: Server, data: bytes, *, write: int | None = None) -> tuple[int, bytes, bytes]:
+    """Send `data` in one write (or in writes of `write` bytes), then read until the
+    server closes: the status, the head and the body."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pieces = (
+            [data] if write is None else [data[i : i + write] for i in range(0, len(data), write)]
+        )
+        try:
+            for piece in pieces:
+                sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the last write: the answer is still there to read
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head.lower(), body
+
+
+def assert_too_large(answer: tuple[int, bytes, bytes], bound: int) -> None:
+    status, head, body = answer
+    assert status == 431, head
+    assert b"content-type: application/json" in head
+    assert b"connection: close" in head
+    assert json.loads(body) == {"message": f"The request line and headers are over {bound} bytes."}
+
+
+@pytest.mark.parametrize("shape", [long_header, many_headers, long_line, padded_header])
+def test_shapes__heads_are_exactly_the_size_they_are_built_to_be(shape: Shape) -> None:
+    for size in (BOUND, BOUND + 1, 100_000):
+        head = shape(size)
+        assert len(head) == size
+        assert head.endswith(b"\r\n\r\n")
+        assert head.count(b"\r\n\r\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "within"),
+    [(long_header, 200), (many_headers, 200), (long_line, 404), (padded_header, 200)],
+    ids=["one-long-header", "many-headers", "long-request-line", "padded-header"],
+)
+def test_head__over_the_bound_is_a_431_however_it_is_split(
+    launch: Launch, shape: Shape, within: int
+) -> None:
+    server = launch("--max-header-bytes", str(BOUND))
+    for write in (None, 1024, 100):  # one write, and writes smaller than the head
+        assert_too_large(exchange(server, shape(BOUND + 1), write=write), BOUND)
+        assert_too_large(exchange(server, shape(100_000), write=write), BOUND)
+        status, head, body = exchange(server, shape(BOUND), write=write)  # at the bound
+        assert status == within, head
+        assert b"content-type: application/json" in head
+        json.loads(body)
+    assert "Traceback" not in server.log()
+
+
+def test_head__the_default_bound_holds_for_800_headers_in_one_write(launch: Launch) -> None:
+    server = launch()
+    head = many_headers(80_000)  # about 800 headers of 100 bytes
+    assert head.count(b"\r\n") > 790
+    assert_too_large(exchange(server, head), 64 * 1024)
+    assert exchange(server, many_headers(64 * 1024))[0] == 200
+
+
+def test_head__a_pipelined_head_is_bounded_on_its_own(launch: Launch) -> None:
+    server = launch("--max-header-bytes", str(BOUND))
+    small = START.replace(b"Connection: close\r\n", b"") + b"\r\n"
+    status, _, body = exchange(server, small + long_header(BOUND + 1))
+    assert status == 200
+    second = body.rpartition(b"HTTP/1.1 ")[2]  # the answer to the second request
+    assert second.startswith(b"431 "), body[-400:]
+    assert second.endswith(b'"The request line and headers are over 8192 bytes."}')
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        raise AssertionError(f"reset after {data!r}") from None
+    return data
+
+
+def test_connections__past_limit_concurrency_the_503_is_json(launch: Launch) -> None:
+    server = launch("--limit-concurrency", "4")
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
+    try:
+        eventually(lambda: httpx.get(f"{server.url}/_proxy/health").status_code == 503)
+        answer = httpx.get(f"{server.url}/api/user/leads", headers=AUTH)
+    finally:
+        for sock in idle:
+            sock.close()
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["connection"] == "close"
+    assert answer.headers["retry-after"] == "1"
+    message = answer.json()["message"]
+    assert message.startswith("The server is busy"), message
+    assert "4 connections" in message
+    eventually(lambda: httpx.get(f"{server.url}/_proxy/health").status_code == 200)
+
+
+# Started as `leads-proxy serve`, with its soft AND hard limit on open files set
+# low first, so that the server cannot raise its way out of the case.
+FILES = 128
+LOW_FILES = (
+    sys.executable,
+    "-c",
+    "import os, resource, sys; "
+    f"resource.setrlimit(resource.RLIMIT_NOFILE, ({FILES}, {FILES})); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
+
+
+def test_connections__past_the_open_files_limit_get_a_json_503_not_a_reset(
+    launch: Launch,
+) -> None:
+    server = launch("--header-timeout", "60", wrapper=LOW_FILES)
+    said = re.search(
+        rf"open files: {FILES} \(the hard limit\); up to (\d+) connections", server.log()
+    )
+    assert said, server.log()
+    room = int(said[1])
+    assert FILES / 4 < room < FILES
+    half = b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n"  # ...and no more
+    held: list[socket.socket] = []
+    try:
+        for _ in range(room + 20):  # more than the process can hold open
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(half)
+            held.append(sock)
+        # Accepted in order: the last ones are past what the process can hold. Each is
+        # answered at once (no reset, no wait for a slot), and the first ones are not.
+        refused = [read_until_closed(sock) for sock in held[-20:]]
+        ready, _, _ = select.select(held[:-20], [], [], 0)
+        refused += [read_until_closed(sock) for sock in ready]
+        # The test's own client holds a connection, until it times out.
+        assert room - 1 <= len(held) - len(refused) <= room
+    finally:
+        for sock in held:
+            sock.close()
+    for data in refused:
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 "), data
+        assert b"content-type: application/json" in head.lower()
+        assert b"retry-after: 1" in head.lower()
+        assert json.loads(body)["message"].startswith("The server is busy")
+    eventually(lambda: httpx.get(f"{server.url}/api/user/leads", headers=AUTH).status_code == 200)
+    assert "Traceback" not in server.log()
