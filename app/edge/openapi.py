@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 
 from ..fixtures.schema import E164_PATTERN, TIMESTAMP_PATTERN
 from ..settings.values import Mode
+from .admin import BODY_BYTES
 from .openapi_listing import (
     IF_NONE_MATCH,
     QUERY_PARAMETERS,
@@ -47,6 +48,7 @@ EVERYWHERE = {
     ),
 }
 
+TOO_BIG = error(f"A body over {BODY_BYTES} bytes (not read further)")
 ADMIN_REFUSAL = error('No admin token, or a wrong one (with --admin-token): "Unauthenticated."')
 READINESS: Schema = {
     "type": "object",
@@ -71,12 +73,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Schema]] = {
     ("delete", "/_proxy/requests"): {"401": ADMIN_REFUSAL},
     ("put", "/_proxy/scenario"): {
         "401": ADMIN_REFUSAL,
+        "413": TOO_BIG,
         "422": error('A body not like {"prefer": "code=429", "rate_limit": 5}, or a bad Prefer'),
     },
     ("delete", "/_proxy/scenario"): {"401": ADMIN_REFUSAL},
     ("delete", "/_proxy/cache"): {
         "401": ADMIN_REFUSAL,
         "403": error("Purging is disabled: leads-proxy was started without --admin-token"),
+        "413": TOO_BIG,
         "422": error('A body that is neither empty nor like {"api_key": "..."}'),
     },
     ("get", "/_proxy/ready"): {

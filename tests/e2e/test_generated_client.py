@@ -113,9 +113,9 @@ def test_generated_client__forwarded_paths_arrive_as_the_upstream_knows_them(
     with client:
         me = importlib.import_module(f"{api}.get_user").sync_detailed(client=client)
         update = importlib.import_module(f"{api}.update_lead")
-        updated = update.sync_detailed(17, client=client, body={"status": "completed"})
+        updated = update.sync_detailed("17", client=client, body={"status": "completed"})
         delete = importlib.import_module(f"{api}.delete_lead")
-        deleted = delete.sync_detailed(18, client=client)
+        deleted = delete.sync_detailed("18", client=client)
     assert (me.status_code, updated.status_code, deleted.status_code) == (200, 200, 200)
     seen = [(s.method, s.path, s.body) for s in upstream.seen]
     assert seen == [
