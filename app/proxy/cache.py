@@ -31,6 +31,9 @@ from ..http.keys import bearer_token
 Headers = tuple[tuple[bytes, bytes], ...]
 SHA256_BLOCK = 64
 ENTRY_OVERHEAD = 512  # bytes counted per entry on top of its body, for the byte bound
+# What a per-key answer says to caches between us and the client when the upstream
+# said nothing: only the client's may keep it, and only to revalidate (Laravel's words).
+PRIVATE = b"no-cache, private"
 
 
 class State(enum.Enum):
@@ -80,12 +83,14 @@ class Entry:
         error_until: float,
         hot_until: float = math.inf,
         gzipped: bytes | None = None,
+        cache_control: bytes = PRIVATE,
     ) -> Entry:
         """An entry with the headers a hit sends, in each form, computed once."""
         headers: Headers = (
             (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
             (b"etag", etag),
+            (b"cache-control", cache_control),
         )
         if gzipped is not None:
             headers = (*headers, VARY)
@@ -105,6 +110,10 @@ class Entry:
     @property
     def content_type(self) -> bytes:
         return next((value for name, value in self.headers if name == b"content-type"), b"")
+
+    @property
+    def cache_control(self) -> bytes:
+        return next((value for name, value in self.headers if name == b"cache-control"), PRIVATE)
 
     def held(self, until: float) -> Entry:
         """The same entry, answered from memory until `until` at the latest."""

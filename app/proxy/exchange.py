@@ -13,13 +13,17 @@ A 4xx is not an error here: it is an answer, passed through as it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..http.request import Incoming
+from .cache import PRIVATE
 
 # Never forwarded in either direction (RFC 9110 section 7.6.1), plus the
 # headers httpx sets itself from the body it sends or has decoded.
+# Headers the server sends of its own on every answer: the upstream's would be a second.
+SERVER_OWN = frozenset({"date", "server"})
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -90,7 +94,11 @@ def forwardable(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         if name.lower() == "connection"
         for token in value.split(",")
     }
-    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+    return [
+        (n, v)
+        for n, v in headers
+        if n.lower() not in HOP_BY_HOP and n.lower() not in named and n.lower() not in SERVER_OWN
+    ]
 
 
 def fill_headers(incoming: Incoming) -> dict[str, str]:
@@ -99,3 +107,13 @@ def fill_headers(incoming: Incoming) -> dict[str, str]:
         "Authorization": (incoming.head.authorization or b"").decode("latin-1"),
         "Accept": (incoming.header(b"accept") or b"application/json").decode("latin-1"),
     }
+
+
+_HEADER_VALUE = re.compile(rb"[\x20-\x7e]{1,512}")
+
+
+def cache_control_of(answer: Answer) -> bytes:
+    """The upstream's Cache-Control for a cached answer (PRIVATE when it sent none, or
+    one that is not a single line of printable text)."""
+    value = (answer.header("cache-control") or "").encode("latin-1", "replace")
+    return value if _HEADER_VALUE.fullmatch(value) else PRIVATE

@@ -31,7 +31,7 @@ from ..observe.stats import Stats
 from ..settings import defaults
 from .cache import CacheKey, Entry
 from .cooldowns import Cooldowns, shown
-from .exchange import Answer, UpstreamError, UpstreamUnavailable
+from .exchange import Answer, UpstreamError, UpstreamUnavailable, cache_control_of
 from .layer import Claim, Cooling, SharedLayer, Wait
 from .policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
 from .storage import MemoryStorage
@@ -257,6 +257,7 @@ class Filler:
             error_until=fresh_until + max(config.stale_if_error, config.stale_while_revalidate),
             hot_until=now + self.hold,
             gzipped=gzipped,
+            cache_control=cache_control_of(answer),
         )
 
     def _store(self, key: CacheKey, entry: Entry) -> bool:

@@ -102,6 +102,7 @@ class Rebase(NamedTuple):
             error_until=entry.error_until,
             hot_until=entry.hot_until,
             gzipped=None if entry.gzipped is None else gzip_of(body),
+            cache_control=entry.cache_control,
         )
 
     def _keep(self, entry: Entry, view: Entry) -> Entry:

@@ -133,9 +133,11 @@ def send(
 ) -> Reply:
     """The entry's body, or a 304 when the client's ETag matches."""
     age = (b"age", str(int(now - entry.stored_at)).encode())
-    extra = (age, (b"cache-status", status), (b"x-cache", x_cache.encode()))
+    extra: Headers = (age, (b"cache-status", status), (b"x-cache", x_cache.encode()))
     gzipped = entry.gzipped
     if if_none_match is not None and etag_matches(if_none_match, entry.etag):
+        # A 304 says what the 200 would of caching (RFC 9110, 15.4.5).
+        extra = ((b"cache-control", entry.cache_control), *extra)
         if gzipped is None:
             return Reply(304, ((b"etag", entry.etag), *extra))
         as_gzip = Reply(304, ((b"etag", gzip_etag(entry.etag)), VARY, *extra))

@@ -103,3 +103,43 @@ def test_page_urls__a_host_that_cannot_be_written_into_a_url_is_a_400(
     assert answer.status_code == 400
     assert "Host" in answer.json()["message"]
     assert upstream.count() == 0
+
+
+# --- what proxy mode says to caches in between ---------------------------------------
+
+
+def test_cache_control__the_upstreams_own_on_every_form_of_a_cached_answer(
+    proxy: Server, upstream: FakeUpstream
+) -> None:
+    said = "no-cache, private, max-age=0"
+    with upstream.behaving(listing=SIZE, headers=(("Cache-Control", said),)):
+        miss = proxy.client.get("/leads?per_page=5", headers=A)
+        hit = proxy.client.get("/leads?per_page=5", headers=A)
+        zipped = proxy.client.get("/leads?per_page=5", headers={**A, "Accept-Encoding": "gzip"})
+        etag = hit.headers["etag"]
+        not_modified = proxy.client.get("/leads?per_page=5", headers={**A, "If-None-Match": etag})
+    assert (miss.headers["x-cache"], hit.headers["x-cache"]) == ("MISS", "HIT")
+    assert not_modified.status_code == 304
+    for answer in (miss, hit, zipped, not_modified):
+        assert answer.headers.get_list("cache-control") == [said]
+
+
+def test_cache_control__private_when_the_upstream_says_nothing(
+    proxy: Server, upstream: FakeUpstream
+) -> None:
+    with upstream.behaving(listing=SIZE):
+        proxy.client.get("/leads", headers=A)
+        hit = proxy.client.get("/leads", headers=A)
+    assert hit.headers["x-cache"] == "HIT"
+    assert hit.headers.get_list("cache-control") == ["no-cache, private"]
+
+
+def test_headers__a_passed_on_429_has_one_date_and_one_server(
+    proxy: Server, upstream: FakeUpstream
+) -> None:
+    sent = (("Date", "Mon, 01 Jan 2001 00:00:00 GMT"), ("Server", "upstream/1.0"))
+    with upstream.behaving(mode="ratelimit", retry_after="30", headers=sent):
+        limited = proxy.client.get("/leads", headers=A)
+    assert limited.status_code == 429
+    assert len(limited.headers.get_list("date")) == 1
+    assert limited.headers.get_list("server") == ["uvicorn"]

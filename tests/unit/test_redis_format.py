@@ -138,3 +138,22 @@ def test_decode_entry__a_good_one_reads() -> None:
     assert read is not None
     assert read.etag == b'"abc"'
     assert read.fresh_until == 130.0
+
+
+def test_entry__its_cache_control_travels_and_a_hostile_one_is_no_entry() -> None:
+    written = Entry.build(
+        b"[]", etag=b'"e"', content_type=b"application/json", stored_at=1.0,
+        fresh_until=2.0, stale_until=3.0, error_until=4.0, cache_control=b"private, max-age=0",
+    )  # fmt: skip
+    raw = encode_entry(written, shift=0.0)
+    read = decode_entry(raw, shift=0.0, hold_until=2.0)
+    assert read is not None
+    assert read.cache_control == b"private, max-age=0"
+    line, _, body = raw.partition(b"\n")
+    meta = json.loads(line)
+    del meta["cache_control"]  # written before answers carried one
+    older = decode_entry(json.dumps(meta).encode() + b"\n" + body, shift=0.0, hold_until=2.0)
+    assert older is not None
+    assert older.cache_control == b"no-cache, private"
+    meta["cache_control"] = "private\r\nset-cookie: a=b"
+    assert decode_entry(json.dumps(meta).encode() + b"\n" + body, shift=0.0, hold_until=2.0) is None

@@ -21,7 +21,7 @@ import json
 import math
 import re
 
-from ..cache import CacheKey, Entry
+from ..cache import PRIVATE, CacheKey, Entry
 
 PREFIX = "leads-proxy:"
 PURGE_CHANNEL = PREFIX + "purge"
@@ -98,6 +98,7 @@ def encode_entry(entry: Entry, *, shift: float) -> bytes:
         "error_until": entry.error_until + shift,
         "etag": entry.etag.decode("latin-1"),
         "content_type": entry.content_type.decode("latin-1"),
+        "cache_control": entry.cache_control.decode("latin-1"),
         "gzip": len(entry.gzipped or b""),  # the body's gzip form follows it, this long
     }
     line = json.dumps(meta, separators=(",", ":")).encode()
@@ -133,6 +134,9 @@ def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None
             return None
         if not isinstance(content_type, str) or not _HEADER_VALUE.fullmatch(content_type):
             return None
+        cache_control = meta.get("cache_control", PRIVATE.decode())  # older entries: none
+        if not isinstance(cache_control, str) or not _HEADER_VALUE.fullmatch(cache_control):
+            return None
         size = meta["gzip"]
         if not isinstance(size, int) or not 0 <= size < len(body):
             return None
@@ -154,4 +158,5 @@ def decode_entry(raw: bytes, *, shift: float, hold_until: float) -> Entry | None
         error_until=error_until,
         hot_until=hold_until,
         gzipped=gzipped,
+        cache_control=cache_control.encode("ascii"),
     )
