@@ -205,8 +205,8 @@ class Settings(BaseSettings):
     )
     limit_concurrency: int = setting(
         900,
-        "most connections and requests at once per process (below a 1024 file limit); "
-        "more are answered 503",
+        "most connections and requests at once per process (and never more than its "
+        "open-file limit leaves room for); more are answered a JSON 503",
         metavar="N",
         ge=1,
     )
