@@ -1,5 +1,6 @@
 """Errors in the API's JSON shape, as Laravel words them: no route, wrong method,
-bad parameters, and a bug (whose traceback goes to the log, never to the client)."""
+bad parameters, and a bug (whose traceback goes to the log, never to the client);
+and a client that left while its body was read (logged as a 499, nothing else)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+
+CLIENT_LEFT = 499  # nginx's "client closed request": in the access line, sent to no one
 
 
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     app.add_exception_handler(Exception, _server_error)
 
 
@@ -49,6 +55,11 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         errors.setdefault(field, []).append(str(problem["msg"]))
     first = next(iter(errors.values()))[0]
     return JSONResponse({"message": first, "errors": errors}, status_code=422)
+
+
+async def _client_left(request: Request, error: Exception) -> Response:
+    # The client hung up while its body was being read: nobody to answer, no bug to log.
+    return Response(status_code=CLIENT_LEFT)
 
 
 async def _server_error(request: Request, error: Exception) -> JSONResponse:
