@@ -25,7 +25,7 @@ def hang_up_midway(server: Server, method: str, path: str, authorization: str) -
 
 
 @pytest.mark.parametrize(
-    ("mode", "request"),
+    ("mode", "sent"),
     [
         ("mock", ("PUT", "/_proxy/scenario", True)),
         ("proxy", ("DELETE", "/_proxy/cache", True)),
@@ -33,9 +33,9 @@ def hang_up_midway(server: Server, method: str, path: str, authorization: str) -
     ],
 )
 def test_client_left__midway_through_a_body_is_a_499_line_and_no_traceback(
-    launch: Launch, upstream: FakeUpstream, mode: str, request: tuple[str, str, bool]
+    launch: Launch, upstream: FakeUpstream, mode: str, sent: tuple[str, str, bool]
 ) -> None:
-    method, path, admin = request
+    method, path, admin = sent
     server = launch(
         "--mode", mode, "--upstream-url", upstream.url,
         env=clean_env(LEADS_PROXY_ADMIN_TOKEN=TOKEN),
