@@ -62,9 +62,6 @@ class Entry:
     key_bytes: int = 0  # the length of the key it is stored under, counted in its size
     gzipped: bytes | None = None  # the body in gzip, made once when filled (None when small)
     gzip_headers: Headers = ()  # what a hit in gzip sends, for the same data
-    # The entry with its page URLs re-based onto each listing URL clients used
-    # (proxy.rebase), made once each, in process memory only.
-    views: dict[str, Entry] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.hot_until > self.fresh_until:
@@ -117,7 +114,7 @@ class Entry:
 
     def held(self, until: float) -> Entry:
         """The same entry, answered from memory until `until` at the latest."""
-        return dataclasses.replace(self, hot_until=until, memo=[], views={})
+        return dataclasses.replace(self, hot_until=until, memo=[])
 
     def state(self, now: float) -> State | None:
         if now < self.fresh_until:

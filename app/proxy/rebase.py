@@ -8,8 +8,9 @@ and its path (`/leads` or `/api/user/leads`).
 
 The cache (and Redis) keeps the upstream's bytes, one entry for every name
 the server is reached by. Each listing URL gets a view of an entry: its bytes
-re-based, with an ETag and a gzip form of its own, made once and kept beside
-the entry (`Entry.views`, a few at most), so a hit still sends ready bytes.
+re-based, with an ETag and a gzip form of its own, made once and kept in
+`Views` (least recently used first out, within a byte bound of its own), so a
+hit still sends ready bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import NamedTuple
+
+from cachetools import LRUCache
 
 from ..http.encoding import gzip_of
 from ..http.etag import etag_of
@@ -29,7 +32,6 @@ from .cache import Entry
 # bytes that would change the JSON they are written into) is not used.
 _HOST = re.compile(rb"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?")
 _SCHEMES = frozenset({"http", "https"})
-VIEWS = 8  # listing URLs an entry keeps a view for (past that, it starts again)
 THREAD_BYTES = 64 * 1024  # views of larger bodies are made on a thread
 BAD_HOST = Reply.message(
     400, {"message": "The Host header does not name a host that page URLs can point to."}
@@ -68,25 +70,57 @@ def _escaped(url: str) -> str:
     return url.replace("/", "\\/")
 
 
+class Views:
+    """Views of entries from the upstream at `upstream_base`, by entry and listing URL,
+    within `max_bytes` in all."""
+
+    def __init__(self, upstream_base: str, max_bytes: int) -> None:
+        self.upstream = listing_url_of(upstream_base)
+        self._kept: LRUCache[tuple[int, str], tuple[Entry, Entry]] = LRUCache(
+            maxsize=max(1, max_bytes), getsizeof=lambda kept: _extra(*kept)
+        )
+
+    def of(self, client: str) -> Rebase:
+        """The way from the upstream's page URLs to `client`'s."""
+        return Rebase(self.upstream, client, self)
+
+    def get(self, entry: Entry, client: str) -> Entry | None:
+        kept = self._kept.get((id(entry), client))
+        return kept[1] if kept is not None and kept[0] is entry else None  # not a reused id
+
+    def keep(self, entry: Entry, client: str, view: Entry) -> None:
+        if _extra(entry, view) <= self._kept.maxsize:  # one too large is made each time
+            self._kept[id(entry), client] = (entry, view)
+
+
+def _extra(entry: Entry, view: Entry) -> int:
+    """What keeping a view costs on top of its entry (nothing much when it is the entry)."""
+    return 1 if view is entry else view.size
+
+
 class Rebase(NamedTuple):
     """From the upstream's listing URL to the one a client used."""
 
     upstream: str
     client: str
+    views: Views
 
     def view(self, entry: Entry) -> Entry:
         """The entry as this client sees it (made here if not made before)."""
-        found = entry.views.get(self.client)
-        return found if found is not None else self._keep(entry, self._made(entry))
+        found = self.views.get(entry, self.client)
+        if found is None:
+            found = self._made(entry)
+            self.views.keep(entry, self.client, found)
+        return found
 
     def ready(self, entry: Entry) -> bool:
         """Whether `view` costs no more than a lookup (or a small body's rewrite)."""
-        return self.client in entry.views or len(entry.body) < THREAD_BYTES
+        return len(entry.body) < THREAD_BYTES or self.views.get(entry, self.client) is not None
 
     async def prepare(self, entry: Entry) -> None:
         """Make the view beforehand: a large body's on a thread, not holding the loop."""
         if not self.ready(entry):
-            self._keep(entry, await asyncio.to_thread(self._made, entry))
+            self.views.keep(entry, self.client, await asyncio.to_thread(self._made, entry))
 
     def _made(self, entry: Entry) -> Entry:
         body = rebased(entry.body, self.upstream, self.client)
@@ -104,10 +138,3 @@ class Rebase(NamedTuple):
             gzipped=None if entry.gzipped is None else gzip_of(body),
             cache_control=entry.cache_control,
         )
-
-    def _keep(self, entry: Entry, view: Entry) -> Entry:
-        views = entry.views
-        if len(views) >= VIEWS:
-            views.clear()
-        views[self.client] = view
-        return view

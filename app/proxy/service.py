@@ -46,7 +46,7 @@ from .policy import (
     decide,
     settle,
 )
-from .rebase import BAD_HOST, Rebase, client_listing, listing_of, listing_url_of
+from .rebase import BAD_HOST, Rebase, Views, client_listing, listing_of
 from .storage import MemoryStorage
 
 log = logging.getLogger("leads_proxy")
@@ -80,8 +80,8 @@ class ProxyService:
         self._clock = clock
         self._fallback = fallback
         self._listener: asyncio.Task[None] | None = None
-        self._ready = verdicts.ReadyHits()
-        self._upstream_listing = listing_url_of(filler.upstream.base_url)
+        self._views = Views(filler.upstream.base_url, self.storage.max_bytes // 2)
+        self._ready = verdicts.ReadyHits(self.storage.max_bytes // 2)
 
     # --- the hot path -------------------------------------------------------
 
@@ -108,7 +108,7 @@ class ProxyService:
         if key is None or client is None:
             return None  # the full path says why
         entry = storage.get(key)
-        base = Rebase(self._upstream_listing, client)
+        base = self._views.of(client)
         if entry is None or now >= entry.hot_until or not base.ready(entry):
             return None  # a large body's view is made on the full path, on a thread
         served = Served(verdicts.hit(entry, now, if_none_match, base), HIT)
@@ -131,7 +131,7 @@ class ProxyService:
         if (client := listing_of(incoming)) is None:
             return Served(verdicts.bypass(BAD_HOST, no_key=False), BYPASS)
         key = self.keys.key(token, incoming.query.decode("latin-1"))
-        base = Rebase(self._upstream_listing, client)
+        base = self._views.of(client)
         reply, x_cache, waited = await self._leads(incoming, key, base)
         return Served(reply, x_cache, waited)
 

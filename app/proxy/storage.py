@@ -24,6 +24,7 @@ class MemoryStorage:
 
     def __init__(self, *, max_entries: int, max_bytes: int, clock: Clock) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._clock = clock
         self._swept_at = clock()
         # Changes whenever an entry is stored or dropped: a reply made from

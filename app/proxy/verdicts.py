@@ -82,8 +82,10 @@ class ReadyHits:
 
     LIMIT = 4096
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._ready: dict[tuple[object, ...], tuple[Served, float, int]] = {}
+        self.max_bytes = max_bytes  # of the bodies the ready hits hold, counted as kept
+        self._bytes = 0
 
     def get(self, request: tuple[object, ...], now: float, generation: int) -> Served | None:
         """The hit, if one is ready for this request now."""
@@ -95,9 +97,12 @@ class ReadyHits:
     def keep(
         self, request: tuple[object, ...], made: Served, *, until: float, generation: int
     ) -> None:
-        if len(self._ready) >= self.LIMIT:
+        size = len(made.reply.body)
+        if len(self._ready) >= self.LIMIT or self._bytes + size > self.max_bytes:
             self._ready.clear()
+            self._bytes = 0
         self._ready[request] = (made, until, generation)
+        self._bytes += size
 
 
 def stale(
