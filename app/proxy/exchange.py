@@ -113,7 +113,13 @@ _HEADER_VALUE = re.compile(rb"[\x20-\x7e]{1,512}")
 
 
 def cache_control_of(answer: Answer) -> bytes:
-    """The upstream's Cache-Control for a cached answer (PRIVATE when it sent none, or
-    one that is not a single line of printable text)."""
-    value = (answer.header("cache-control") or "").encode("latin-1", "replace")
-    return value if _HEADER_VALUE.fullmatch(value) else PRIVATE
+    """The upstream's Cache-Control for a cached answer, every line of it; PRIVATE when
+    it sent none or one that is not printable text. An answer is one key's: when the
+    upstream says neither private nor no-store, `private` is put first, so that no
+    shared cache in front (which sees no Vary: Authorization) gives it to another key."""
+    said = ", ".join(value for name, value in answer.headers if name.lower() == "cache-control")
+    value = said.encode("latin-1", "replace")
+    if not _HEADER_VALUE.fullmatch(value):
+        return PRIVATE
+    directives = {part.strip().split("=", 1)[0].lower() for part in said.split(",")}
+    return value if directives & {"private", "no-store"} else b"private, " + value

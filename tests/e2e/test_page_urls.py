@@ -143,3 +143,20 @@ def test_headers__a_passed_on_429_has_one_date_and_one_server(
     assert limited.status_code == 429
     assert len(limited.headers.get_list("date")) == 1
     assert limited.headers.get_list("server") == ["uvicorn"]
+
+
+@pytest.mark.parametrize(
+    ("said", "sent"),
+    [
+        ((("Cache-Control", "public, max-age=60"),), "private, public, max-age=60"),
+        ((("Cache-Control", "no-store"), ("Cache-Control", "max-age=5")), "no-store, max-age=5"),
+    ],
+)
+def test_cache_control__a_keys_answer_is_never_left_to_shared_caches(
+    proxy: Server, upstream: FakeUpstream, said: tuple[tuple[str, str], ...], sent: str
+) -> None:
+    with upstream.behaving(listing=SIZE, headers=said):
+        proxy.client.get("/leads", headers=A)
+        hit = proxy.client.get("/leads", headers=A)
+    assert hit.headers["x-cache"] == "HIT"
+    assert hit.headers.get_list("cache-control") == [sent]

@@ -46,6 +46,9 @@ def test_rebased__a_body_without_the_upstreams_urls_is_the_same_object() -> None
         ("http", b"", "/leads", None),
         ("http", None, "/leads", None),
         ("http", b"h:123456", "/leads", None),
+        ("http", b"h:99999", "/leads", None),
+        ("http", b"h:0", "/leads", None),
+        ("http", b" h:8000 ", "/leads", "http://h:8000/leads"),
         ("ftp", b"h", "/leads", None),
     ],
 )
