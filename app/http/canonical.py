@@ -23,6 +23,18 @@ def php_trim(value: str) -> str:
     return value.strip(PHP_TRIM)
 
 
+def php_name(name: bytes) -> bytes:
+    """A query name as PHP's parse_str registers it: cut at a NUL, leading spaces
+    dropped, `.` and space in its base (before `[`) made `_`, and an unmatched `[`
+    made `_` too (`per.page` and ` per_page` are `per_page` to Laravel)."""
+    name = name.split(b"\0", 1)[0].lstrip(b" ")
+    base, bracket, rest = name.partition(b"[")
+    base = base.replace(b" ", b"_").replace(b".", b"_")
+    if bracket and b"]" not in rest:
+        return base + b"_" + rest
+    return base + bracket + rest
+
+
 def _encode(raw: bytes) -> str:
     return "".join([_ENCODED[byte] for byte in raw])
 
@@ -39,6 +51,7 @@ def canonical_query(query: str) -> str:
       itself: each byte is decoded, then written one way (unreserved bytes as
       they are, the rest as upper-case `%XX`; an invalid escape like `%zz` is
       the literal `%zz` to PHP, so it is written `%25zz`);
+    - a name is the one PHP registers (`php_name`: `per.page` is `per_page`);
     - a pair with an empty name (`=x`, `&&`) is ignored, as PHP ignores it;
     - a plain name given twice keeps its last value (`a=1&a=2` is `a=2`);
     - names are sorted (PHP keeps them in order of first appearance, which no
@@ -60,7 +73,7 @@ def canonical_query(query: str) -> str:
     pairs: list[tuple[bytes, bytes, bytes]] = []  # (base name, name, value), decoded
     for part in raw.split(b"&"):
         name, _, value = part.partition(b"=")
-        name = unquote_to_bytes(name.replace(b"+", b" "))
+        name = php_name(unquote_to_bytes(name.replace(b"+", b" ")))
         if not name:
             continue
         value = unquote_to_bytes(value.replace(b"+", b" ")).strip(_PHP_TRIM_BYTES)

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from ..http.canonical import php_trim
+from ..http.canonical import php_name, php_trim
 
 DEFAULT_PER_PAGE = 15
 MAX_PER_PAGE = 100
@@ -87,7 +87,10 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> LeadsQuery:
     """Validate the query string's pairs; raise QueryError listing every bad field."""
     given: dict[str, str] = {}
     carried: list[tuple[str, str]] = []
-    for name, value in pairs:
+    for given_name, value in pairs:
+        name = php_name(given_name.encode("utf-8", "surrogateescape")).decode(
+            "utf-8", "surrogateescape"
+        )
         if name != "page":
             carried.append((name, value))
         if trimmed := php_trim(value):

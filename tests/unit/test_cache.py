@@ -76,6 +76,20 @@ def php_parse_str(query: str) -> dict[bytes, object]:
         raw_name, _, raw_value = part.partition(b"=")
         name = unquote_to_bytes(raw_name.replace(b"+", b" "))
         value = unquote_to_bytes(raw_value.replace(b"+", b" ")).strip(b" \t\n\r\x00\x0b")
+        # php_register_variable_ex: the name ends at a NUL, loses its leading spaces,
+        # and its base's spaces and dots become underscores; an unclosed [ too.
+        name = name.split(b"\x00")[0]
+        while name.startswith(b" "):
+            name = name[1:]
+        cut = name.find(b"[")
+        head = name if cut < 0 else name[:cut]
+        head = bytes(b"_"[0] if byte in b" ." else byte for byte in head)
+        if cut >= 0 and b"]" not in name[cut:]:
+            name = head + b"_" + name[cut + 1 :]
+        elif cut >= 0:
+            name = head + name[cut:]
+        else:
+            name = head
         if not name:
             continue
         base, bracket, rest = name.partition(b"[")
@@ -110,6 +124,12 @@ QUERY_PARTS = st.sampled_from(
         "%00",
         "%0B",
         "%0C",
+        "per.page",
+        "per_page",
+        "+per_page",
+        "a.b[x]",
+        "a[b",
+        "n%00x",
     ]
 )
 
@@ -190,3 +210,12 @@ def test_storage__keys_count_in_the_bytes_bound() -> None:
     before = storage.bytes
     storage.put(long, _sized(10))
     assert storage.bytes - before >= 4000 + 10
+
+
+def test_canonical_query__names_as_php_registers_them() -> None:
+    # A hostile probe: these two orders share one key, though PHP reads 7 and 5.
+    assert canonical_query("per_page=5&per.page=7") == "per_page=7"
+    assert canonical_query("per.page=7&per_page=5") == "per_page=5"
+    assert canonical_query("+per_page=7&per_page=5") == "per_page=5"
+    assert canonical_query("a[b=1") == "a_b=1"
+    assert canonical_query("n%00x=1") == "n=1"

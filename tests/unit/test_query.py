@@ -121,3 +121,11 @@ def test_paginate__first_page_of_many() -> None:
 )
 def test_page_window__matches_laravel(page: int, last: int, window: list[int | None]) -> None:
     assert page_window(page, last) == window
+
+
+def test_parse_query__names_as_php_registers_them() -> None:
+    # Laravel sees per_page in ?per.page=2 (and in ?+per_page=2): a paginated answer.
+    for name in ("per.page", " per_page", "per page"):
+        query = parse_query([(name, "2")])
+        assert query.paginated
+        assert query.per_page == 2
