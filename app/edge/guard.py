@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import defaults
+from .startup import open_files_room
 
 LINGER_SECONDS = 2.0
 RETRY_AFTER = 1
 # Open files kept back from connections, for what the server opens itself
 # (upstream and Redis connections, files) and for the answers that turn
 # connections away: a tenth of the limit, and at least this many.
-RESERVED_FILES = 32
 WARN_EVERY = 60.0  # seconds between warnings that connections are turned away
 # A head's bytes besides its parts: "GET /path HTTP/1.1\r\n", each "Name: value\r\n", "\r\n".
 AROUND_PARTS = len(b"  HTTP/1.1\r\n\r\n")
@@ -101,6 +99,9 @@ class GuardedHttpTools(HttpToolsProtocol):
         # check per connection every `head_seconds`, not a timer per request,
         # and no hook of the parser's: this runs on every request.
         self._head_since: float | None = self.loop.time()
+        # When the current request's body began to be awaited (None: none pending):
+        # it must end within `head_seconds` too, answered or not.
+        self._body_since: float | None = None
         self._checker = self.loop.call_later(self.head_seconds, self._check_head)
         room = self.max_connections
         if room is not None and len(self.connections) > room:
@@ -152,6 +153,29 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._tail = data[-3:]
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(self.too_large)
+        self._after_read(cycle)
+
+    def _after_read(self, cycle: Any) -> None:
+        """Bound the body's time, and keep the keep-alive timeout armed: uvicorn
+        stops it at every read and starts it again only as an answer completes, so
+        body bytes that came after their answer held the connection open forever."""
+        if cycle is None:
+            return
+        if cycle.more_body:
+            if self._body_since is None:
+                self._body_since = self.loop.time()
+            return
+        self._body_since = None
+        if (
+            cycle.response_complete
+            and self._head_since is None
+            and self.timeout_keep_alive_task is None
+            and not self.pipeline
+            and not self.transport.is_closing()
+        ):
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def on_headers_complete(self) -> None:
         if self._measure and self._head_size() > self.max_head_bytes:
@@ -198,13 +222,19 @@ class GuardedHttpTools(HttpToolsProtocol):
         raise _Stop
 
     def _check_head(self) -> None:
-        since = self._head_since
         now = self.loop.time()
-        if since is not None and now - since >= self.head_seconds:
-            self._refuse(self.too_slow)
+        since = min(now if t is None else t for t in (self._head_since, self._body_since))
+        if now - since >= self.head_seconds:
+            cycle = self.cycle
+            if self._head_since is not None or cycle is None:
+                self._refuse(self.too_slow)
+            elif not cycle.response_started:  # the app waits on a body that does not come
+                self._refused = True
+                self._send(self.too_slow)  # its wait ends as the connection does
+            else:
+                self.transport.close()  # a body still coming after its answer: no more to say
             return
-        due = since + self.head_seconds if since is not None else now + self.head_seconds
-        self._checker = self.loop.call_at(due, self._check_head)
+        self._checker = self.loop.call_at(since + self.head_seconds, self._check_head)
 
     def _turn_away(self) -> None:
         """A connection past what the process can hold open: 503 before it sends a byte."""
@@ -238,23 +268,6 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
-
-
-def open_files_room() -> int | None:
-    """The connections this process can hold open: its open-files limit, less the files
-    open now and those kept back (`RESERVED_FILES`). None where it cannot tell."""
-    if sys.platform == "win32":
-        return None
-    import resource  # noqa: PLC0415 - not on Windows
-
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        open_now = sum(1 for _ in Path("/dev/fd").iterdir())
-    except OSError:
-        return None
-    if soft == resource.RLIM_INFINITY:
-        return None
-    return max(1, soft - open_now - max(RESERVED_FILES, soft // 10))
 
 
 def _bound_heads(max_head_bytes: int, head_seconds: float) -> None:

@@ -12,6 +12,8 @@ from ..fixtures.files import FixtureSet
 from ..settings.declarations import Settings
 from ..settings.values import Mode, ReplayMode
 
+RESERVED_FILES = 32  # open files kept back from connections, at least
+
 log = logging.getLogger("leads_proxy")
 RECORD_ONLY = ("anonymize", "record_as_default", "max_recordings")
 NR_OPEN = Path("/proc/sys/fs/nr_open")  # Linux's most open files a process may have
@@ -122,3 +124,20 @@ def say_what_serves(settings: Settings, fixtures: FixtureSet | None) -> None:
                 "add --cache-url to share one cache and one upstream budget",
                 settings.workers,
             )
+
+
+def open_files_room() -> int | None:
+    """The connections this process can hold open: its open-files limit, less the files
+    open now and those kept back (`RESERVED_FILES`). None where it cannot tell."""
+    if sys.platform == "win32":
+        return None
+    import resource  # noqa: PLC0415 - not on Windows
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        open_now = sum(1 for _ in Path("/dev/fd").iterdir())
+    except OSError:
+        return None
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(1, soft - open_now - max(RESERVED_FILES, soft // 10))

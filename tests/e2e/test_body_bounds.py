@@ -1,0 +1,70 @@
+"""A connection is never held open by a body: one still coming after its answer, one
+that stalls, or one that arrives only after the answer was sent (found by a hostile
+probe: 55 such sockets held every --limit-concurrency slot, indefinitely)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests.support import AUTH, Launch
+
+TIMEOUT = 1  # --header-timeout, seconds: a body must end within it too
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes `sock` within `seconds` (what it sends is read and dropped)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            if not sock.recv(65536):
+                return True
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+    return False
+
+
+def head(port: int, method: str, path: str, length: int) -> bytes:
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "sent", "later"),
+    [
+        ("GET", "/api/user/leads", b"", b"0123456789"),  # the body after the answer, whole
+        ("GET", "/api/user/leads", b"", b"01234"),  # half of it, then nothing
+        ("PUT", "/_proxy/scenario", b"{", b""),  # a body that stalls before any answer
+    ],
+    ids=["after-the-answer", "half-after-the-answer", "stalled"],
+)
+def test_body__a_connection_ends_within_the_timeouts_whatever_the_body_does(
+    launch: Launch, method: str, path: str, sent: bytes, later: bytes
+) -> None:
+    server = launch("--header-timeout", str(TIMEOUT))
+    length = max(len(sent) + len(later), 10)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head(server.port, method, path, length) + sent)
+        time.sleep(0.5)
+        if later:
+            sock.sendall(later)
+        # uvicorn's keep-alive (5 s) or the body's bound (1 s): well within 10 s
+        assert closed_within(sock, 10.0)
+    assert "Traceback" not in server.log()
+
+
+def test_body__a_refused_body_that_goes_on_coming_ends_the_connection(launch: Launch) -> None:
+    server = launch("--header-timeout", str(TIMEOUT))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head(server.port, "PUT", "/_proxy/scenario", 100_000) + b" " * 70_000)
+        time.sleep(0.5)
+        sock.sendall(b" " * 30_000)
+        assert closed_within(sock, 10.0)
