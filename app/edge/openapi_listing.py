@@ -163,8 +163,13 @@ RATE_HEADERS = {
     "X-RateLimit-Limit": header("Requests a minute (with --mock-rate-limit)", INTEGER),
     "X-RateLimit-Remaining": header("Requests left this minute", INTEGER),
 }
+CACHE_CONTROL = header(
+    "What caches in between may do: mock mode private, no-cache; proxy mode the "
+    "upstream's (private unless it says no-store), or no-cache, private"
+)
 ANSWER_HEADERS = {
     "ETag": header("The data's tag (the gzip form's ends in -gzip)"),
+    "Cache-Control": CACHE_CONTROL,
     "Vary": header("Accept-Encoding, when the answer is also offered in gzip"),
     "Content-Encoding": header("gzip, when the client asked for it", {"enum": ["gzip"]}),
     "Preference-Applied": header("The Prefer scenario applied"),
@@ -188,7 +193,11 @@ def responses(ok: Schema) -> dict[str, Schema]:
         "200": {**ok, "headers": ANSWER_HEADERS},
         "304": {
             "description": "Not modified: the If-None-Match tag still holds",
-            "headers": {"ETag": ANSWER_HEADERS["ETag"], **RATE_HEADERS},
+            "headers": {
+                "ETag": ANSWER_HEADERS["ETag"],
+                "Cache-Control": CACHE_CONTROL,
+                **RATE_HEADERS,
+            },
         },
         "400": error("A bad Prefer value, or two Authorization headers"),
         "401": error('No bearer token: {"message": "Unauthenticated."}'),

@@ -82,7 +82,7 @@ def listing_responses(ok: Schema) -> dict[str, Schema]:
         "200": {**ok, "headers": ANSWER_HEADERS},
         "304": {
             "description": "Not modified: the If-None-Match tag still holds",
-            "headers": {"ETag": ANSWER_HEADERS["ETag"]},
+            "headers": {k: ANSWER_HEADERS[k] for k in ("ETag", "Cache-Control", "Age", "X-Cache")},
         },
         "400": error(REFUSED),
         "401": error("The upstream's answer to no key or a wrong one (or bad Authorization bytes)"),
