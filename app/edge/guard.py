@@ -153,14 +153,12 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._tail = data[-3:]
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(self.too_large)
-        self._after_read(cycle)
+        if cycle is not None and (cycle.more_body or cycle.response_complete):
+            self._after_read(cycle)  # rarely: a body, or a read after an answer
 
     def _after_read(self, cycle: Any) -> None:
-        """Bound the body's time, and keep the keep-alive timeout armed: uvicorn
-        stops it at every read and starts it again only as an answer completes, so
-        body bytes that came after their answer held the connection open forever."""
-        if cycle is None:
-            return
+        """Bound the body's time; re-arm keep-alive, which uvicorn stops at every read
+        and restarts only as an answer completes (a late body held it open forever)."""
         if cycle.more_body:
             if self._body_since is None:
                 self._body_since = self.loop.time()
@@ -184,10 +182,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
             self.logger.warning("Exceeded concurrency limit.")
             self._stop(busy(limit))
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
+    def _complete_then_owed(self) -> None:  # on_response of the cycles before an owed answer
+        HttpToolsProtocol.on_response_complete(self)
         if self._owed and self.cycle.response_complete and not self.transport.is_closing():
             self._send(self._owed)
 
@@ -255,7 +253,9 @@ class GuardedHttpTools(HttpToolsProtocol):
             return
         self._refused = True
         if self.cycle is not None and not self.cycle.response_complete:
-            self._owed = answer  # on_response_complete sends it after the last one
+            self._owed = answer  # sent after the last answer owed before it
+            for cycle in (self.cycle, *(queued for queued, _ in self.pipeline)):
+                cycle.on_response = self._complete_then_owed
             return
         self._send(answer)
 
