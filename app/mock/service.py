@@ -63,8 +63,6 @@ SCENARIOS: dict[int, Reply] = {
     500: Reply.message(500, {"message": "Server Error"}, EMULATED),
     503: Reply.message(503, {"message": "Service Unavailable"}, EMULATED),
 }
-
-
 UNAUTHENTICATED = SCENARIOS[401]
 UNAUTHENTICATED_SERVED = Served.of_mock(UNAUTHENTICATED)
 
@@ -130,7 +128,7 @@ class MockService:
             return UNAUTHENTICATED_SERVED
         if_none_match = head.if_none_match
         if if_none_match is not None and etag_matches(if_none_match, ready.reply.etag or b""):
-            ready = Served.of_mock(ready.reply.not_modified()) if query else self._default_304
+            ready = ready._replace(reply=ready.reply.not_modified()) if query else self._default_304
         if self.throttle is not None:
             reply = ready.reply
             return Served.of_mock(self._metered(authorization, lambda: reply))

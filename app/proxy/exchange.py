@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from ..http.request import Incoming
 from .cache import PRIVATE
 
+# The server (uvicorn) writes its own Date and Server on every answer; the
+# upstream's would make a second of each. Ours are kept, as nginx keeps its own:
+# Date is when this answer left, and Server names the server the client talks to.
+SERVER_OWN = frozenset({"date", "server"})
 # Never forwarded in either direction (RFC 9110 section 7.6.1), plus the
 # headers httpx sets itself from the body it sends or has decoded.
-# Headers the server sends of its own on every answer: the upstream's would be a second.
-SERVER_OWN = frozenset({"date", "server"})
 HOP_BY_HOP = frozenset(
     {
         "connection",

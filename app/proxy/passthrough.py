@@ -4,7 +4,6 @@ pass-through, and which of them write to a lead (and so drop its key's listings)
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from ..http.request import Incoming
 from .exchange import Answer, forwardable
@@ -12,17 +11,11 @@ from .upstream import Upstream
 
 LEAD_WRITES = re.compile(r"/api/user/(lead|leads/[^/]+)/?")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# The server (uvicorn) writes its own Date and Server on every answer, as it
-# sends it; the upstream's would make a second of each. Ours are kept, as nginx
-# keeps its own unless told otherwise (proxy_pass_header): Date is when this
-# answer left, and Server names the server the client talks to.
-SERVER_OWN = frozenset({"date", "server"})
 
 
 async def send_on(upstream: Upstream, incoming: Incoming) -> Answer:
     """Send a request on as it came: method, path, query, headers (less hop-by-hop
-    ones) and body; the answer keeps its Content-Encoding, and loses the Date and
-    Server the server writes itself (SERVER_OWN). Raises UpstreamError."""
+    ones) and body; the answer keeps its Content-Encoding. Raises UpstreamError."""
     # /api/<rest> goes to <upstream>/<rest> as the client wrote it (%3F stays
     # %3F); the /leads alias to the listing.
     raw = incoming.raw_path or incoming.path.encode()
@@ -33,7 +26,7 @@ async def send_on(upstream: Upstream, incoming: Incoming) -> Answer:
         # An upstream that sends a body with its HEAD answer would leave it on
         # the connection for the next request, another key's: use one once.
         headers.append(("Connection", "close"))
-    answer = await upstream.request(
+    return await upstream.request(
         incoming.method,
         path,
         query=incoming.query.decode("latin-1"),
@@ -41,8 +34,6 @@ async def send_on(upstream: Upstream, incoming: Incoming) -> Answer:
         body=incoming.body,
         decode=False,
     )
-    kept = [(name, value) for name, value in answer.headers if name.lower() not in SERVER_OWN]
-    return replace(answer, headers=kept)
 
 
 def is_lead_write(incoming: Incoming) -> bool:
