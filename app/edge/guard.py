@@ -18,49 +18,21 @@ after it. `configure` sets the bounds, in the server process and in each worker.
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import defaults
+from .refusals import RETRY_AFTER, busy, drain, refusal
 from .startup import open_files_room
 
 LINGER_SECONDS = 2.0
-RETRY_AFTER = 1
 # Open files kept back from connections, for what the server opens itself
 # (upstream and Redis connections, files) and for the answers that turn
 # connections away: a tenth of the limit, and at least this many.
 WARN_EVERY = 60.0  # seconds between warnings that connections are turned away
-# A head's bytes besides its parts: "GET /path HTTP/1.1\r\n", each "Name: value\r\n", "\r\n".
-AROUND_PARTS = len(b"  HTTP/1.1\r\n\r\n")
-PER_HEADER = len(b": \r\n")
 END = b"\r\n\r\n"  # a head's last line and the blank line after it
-
-
-def refusal(status: int, reason: str, message: str, *, retry_after: int | None = None) -> bytes:
-    """A whole answer that ends the connection: its head, and a body {"message": ...}."""
-    body = json.dumps({"message": message}).encode()
-    retry = f"retry-after: {retry_after}\r\n" if retry_after is not None else ""
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n{retry}"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-@functools.cache
-def busy(limit: int) -> bytes:
-    """The 503 of `--limit-concurrency`, in the API's shape (uvicorn's is text)."""
-    return refusal(
-        503,
-        "Service Unavailable",
-        f"The server is busy: it is at its limit of {limit} connections and requests at "
-        "once; send the request again.",
-        retry_after=RETRY_AFTER,
-    )
 
 
 class _Stop(Exception):
@@ -80,14 +52,14 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        # The head's bytes, counted without a pass over them: `_head_bytes` came
-        # in reads that were head throughout (no body was being read and no head
-        # ended); `_may_be_head`, before this read, may be part of the open head.
-        # A head that ends in a read within the bound together with what may come
-        # before it is within the bound; only one that does not is measured
-        # (`_head_size`), with that read (`_read`) and the end of the one before.
-        self._head_bytes = self._may_be_head = 0
-        self._measure = self._exact = False
+        # The head's bytes, counted without a pass over them: `_may_be_head`, before
+        # this part, may be the open head's (never fewer than it holds: all of parts
+        # that were head throughout, and of the part it began in, what follows the
+        # last blank line). A head that ends in a part within the bound together with
+        # what may come before it is within the bound; only one that does not is
+        # measured (`_head_size`), with that part (`_read`) and the one before's end.
+        self._may_be_head = 0
+        self._measure = False
         self._read = self._tail = b""
         self._first: object = None  # the cycle before the read being measured
         self._refused = False
@@ -107,20 +79,30 @@ class GuardedHttpTools(HttpToolsProtocol):
         if room is not None and len(self.connections) > room:
             self._turn_away()
 
-    def data_received(self, data: bytes) -> None:  # noqa: PLR0912 - one call a read, not two
-        # uvicorn's data_received, with the head's bytes counted around it.
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's data_received, with the head's bytes counted around it. A read
+        # over the bound is parsed in parts of at most the bound, so that a head
+        # that begins and ends within one part is within the bound, uncounted.
         if self._refused:
             return  # read and dropped until the close, so the answer is not reset away
         self._unset_keepalive_if_required()
+        bound = self.max_head_bytes
+        if len(data) <= bound:
+            self._parse(data)
+            return
+        for start in range(0, len(data), bound):
+            if not self._parse(data[start : start + bound]) or self._refused:
+                return
+
+    def _parse(self, data: bytes) -> bool:  # noqa: PLR0912 - one call a part, not two
+        """Parse one part of a read, counting the head's bytes: False where the parser
+        stopped (an upgrade, or a head it cannot read)."""
         before = self.cycle
         in_body = before is not None and before.more_body
         size = len(data)
-        if self._may_be_head + size > self.max_head_bytes:
-            self._measure, self._read, self._first = True, data, before
-            # What came before is known to be the head's, from its first byte.
-            self._exact = not in_body and self._head_bytes == self._may_be_head
-        else:
-            self._measure = False
+        self._measure = self._may_be_head + size > self.max_head_bytes
+        if self._measure:
+            self._read, self._first = data, before
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -128,33 +110,39 @@ class GuardedHttpTools(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
-            return
+            return False
         except httptools.HttpParserError:
             if not self._stopped:
                 self.logger.warning("Invalid HTTP request received.")
             self._refuse(self._stopped or self.invalid)
-            return
+            return False
         if self._measure:
-            self._read = b""  # not kept past its read
+            self._read = b""  # not kept past its part
         cycle = self.cycle
         if cycle is not before or (in_body and not cycle.more_body):
             # A head or a body ended here. uvicorn makes a scope for each request as
             # it begins: the same one as the last head's, and no next head began.
+            # One that did began after the part's last blank line (or later, past
+            # a body): what follows that line may be its.
             self._head_since = None
-            self._head_bytes = 0
-            self._may_be_head = size if self.scope is not cycle.scope else 0
+            if self.scope is cycle.scope:
+                self._may_be_head = 0
+            else:
+                ended = data.rfind(END)
+                self._may_be_head = size - ended - len(END) if ended >= 0 else size
+                self._tail = data[size - min(3, self._may_be_head) :]
         elif in_body:
             self._may_be_head = 0
         else:  # no body was being read and no head ended: all of it was head
             if self._head_since is None:
                 self._head_since = self.loop.time()
-            self._head_bytes += size
             self._may_be_head += size
             self._tail = data[-3:]
-            if self._head_bytes > self.max_head_bytes:
+            if self._may_be_head > self.max_head_bytes:
                 self._refuse(self.too_large)
         if cycle is not None and (cycle.more_body or cycle.response_complete):
             self._after_read(cycle)  # rarely: a body, or a read after an answer
+        return True
 
     def _after_read(self, cycle: Any) -> None:
         """Bound the body's time; re-arm keep-alive, which uvicorn stops at every read
@@ -194,26 +182,14 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _head_size(self) -> int:
-        """The bytes of a head that ends in a read that may hold more than the bound:
-        where it is the first head to end there and all of it before the read is
-        known, its bytes up to the blank line that ends it; and never fewer than its
-        parts as a client writes them ("Name: value" a line), which is all that is
-        known of a head that began after another ended in the same read (whitespace
-        the parser skips there, before a value, is not counted)."""
-        size = len(self.parser.get_method()) + len(self.url) + AROUND_PARTS
-        for name, value in self.headers:
-            size += len(name) + len(value) + PER_HEADER
-        if not self._exact or self.cycle is not self._first:
-            return size
-        data = self._read
-        if self._head_bytes:  # it began before this read: its end may straddle the two
-            tail = self._tail
-            end = (tail + data).find(END) + len(END) - len(tail)
-            return max(size, self._head_bytes + end)
-        start = 0
-        while data.startswith(b"\r\n", start):  # empty lines before a request are not its
-            start += 2
-        return max(size, data.find(END, start) + len(END) - start)
+        """The bytes of a head that ends in a part that may take it past the bound: the
+        first to end there, what may be its before the part, and its bytes in the part
+        up to the blank line that ends it. Any other head is all in the part."""
+        if self.cycle is not self._first:
+            return 0
+        tail = self._tail
+        end = (tail + self._read).find(END) + len(END) - len(tail)
+        return self._may_be_head + end
 
     def _stop(self, answer: bytes) -> None:
         self._stopped = answer
@@ -235,7 +211,11 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._checker = self.loop.call_at(since + self.head_seconds, self._check_head)
 
     def _turn_away(self) -> None:
-        """A connection past what the process can hold open: 503 before it sends a byte."""
+        """A connection past what the process can hold open: 503 before it sends a
+        byte, and its file given back at once (a lingering close would hold it, and a
+        burst of such connections would run the process out of files: the event loop
+        then resets every connection waiting to be accepted). What the client sent
+        is read first, so the close is a FIN after the answer, not a reset."""
         now = self.loop.time()
         if now - GuardedHttpTools.warned_at >= WARN_EVERY:
             GuardedHttpTools.warned_at = now
@@ -243,7 +223,11 @@ class GuardedHttpTools(HttpToolsProtocol):
                 "Connections past the %d this process can hold open are answered 503",
                 self.max_connections,
             )
-        self._refuse(self.full)
+        self._checker.cancel()
+        self._refused = True
+        self.transport.write(self.full)
+        drain(self.transport.get_extra_info("socket"))
+        self.transport.close()
 
     def _refuse(self, answer: bytes) -> None:
         """Answer (after the answers owed to pipelined requests before it), read no

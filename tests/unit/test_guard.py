@@ -14,7 +14,8 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from leads_proxy.edge.guard import GuardedHttpTools, busy, refusal
+from leads_proxy.edge.guard import GuardedHttpTools
+from leads_proxy.edge.refusals import busy, refusal
 
 BOUND = 1024
 START = b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n"
@@ -221,10 +222,14 @@ def test_head__a_read_past_the_bound_is_measured_only_when_it_may_hold_too_much(
     assert not protocol._measure  # the usual read: one comparison, nothing counted
     connection.send(long_header(BOUND))
     assert not protocol._measure  # the read before ended with its head
-    connection.send(long_header(600) + START)  # ...and here the next head begins
+    connection.send(long_header(600) + START)  # ...and here the next head begins:
+    assert protocol._may_be_head == len(START)  # what follows the last blank line
     connection.send(b"X-Next: " + b"n" * 400 + b"\r\n\r\n")
+    assert not protocol._measure  # with what of it came before, within the bound
+    connection.send(long_header(600) + START + b"X-Next: " + b"n" * 500)
+    connection.send(b"X-More: " + b"n" * 400 + b"\r\n\r\n" + long_header(600))
     assert protocol._measure  # with what of it came before, it may be over the bound
-    assert connection.statuses() == [200, 200, 200, 200]
+    assert connection.statuses() == [200, 200, 200, 200, 200, 200, 200]
 
 
 def test_head__a_pipelined_head_is_bounded_on_its_own_and_answered_in_turn() -> None:
@@ -240,6 +245,17 @@ def test_head__the_start_of_a_pipelined_head_counts_toward_it() -> None:
     big = long_header(BOUND + 1)
     connection.send(START + b"\r\n" + big[:900], big[900:])
     assert connection.statuses() == [200, 431]
+
+
+def test_head__whitespace_the_parser_skips_counts_in_a_pipelined_head() -> None:
+    padded = START + b"X-Padded:" + b" " * (BOUND - len(START) - 14) + b"a\r\n\r\n"
+    assert len(padded) == BOUND
+    for extra in (b"", b" "):  # at the bound, and one byte past it
+        head = padded.replace(b"a\r\n", extra + b"a\r\n")
+        for reads in ((START + b"\r\n" + head,), (START + b"\r\n" + head[:600], head[600:])):
+            connection = Connection()
+            connection.send(*reads)
+            assert connection.statuses() == [200, 431 if extra else 200], reads
 
 
 def test_head__a_body_in_the_same_read_is_not_head() -> None:
