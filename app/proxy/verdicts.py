@@ -206,5 +206,8 @@ def passed(answer: Answer, drop: frozenset[str] | set[str] = frozenset()) -> Rep
         for name, value in forwardable(answer.headers)
         if name.lower() not in drop
     ) + (((b"content-encoding", encoding.encode("latin-1")),) if encoding else ())
-    length = (b"content-length", str(len(answer.body)).encode())
-    return Reply(answer.status, (*headers, length), answer.body)
+    size = str(len(answer.body))
+    said = answer.header("content-length")
+    if not answer.body and answer.encoded and said is not None and said.isdecimal():
+        size = said  # a HEAD's answer: the length of the body a GET would have
+    return Reply(answer.status, (*headers, (b"content-length", size.encode())), answer.body)

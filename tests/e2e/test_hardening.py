@@ -138,6 +138,17 @@ def test_passthrough__the_path_goes_upstream_as_the_client_wrote_it(
     assert upstream.seen[-1].query == "q=1"
 
 
+def test_passthrough__a_head_answer_keeps_the_upstreams_content_length(
+    start_proxy: StartProxy, upstream: FakeUpstream
+) -> None:
+    proxy = start_proxy()
+    answer = proxy.client.head("/api/user/profile", headers=A)
+    assert answer.status_code == 200
+    assert answer.content == b""
+    # The test upstream answers HEAD with the length its GET body would have.
+    assert int(answer.headers["content-length"]) > 100, answer.headers
+
+
 def test_passthrough__a_body_on_a_head_answer_never_reaches_the_next_request(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:
