@@ -21,10 +21,11 @@ from time import perf_counter
 from typing import Any
 
 from ..http.reply import Headers, Reply
-from ..http.request import Head, Incoming, RawHeaders
+from ..http.request import Head, Incoming, RawHeaders, scheme_of
 from ..http.service import LeadsService, Served
 from ..observe.observer import Observer
 from .cors import Cors, without_cors
+from .hosts import AllowedHosts
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,6 +66,7 @@ class FastLeads:
         observer: Observer,
         forwards: bool = False,
         cors: Cors | None = None,
+        hosts: AllowedHosts | None = None,
     ) -> None:
         self.app = app
         self.service = service
@@ -74,6 +76,7 @@ class FastLeads:
         # spending the budget on an answer nobody reads.
         self.forwards = forwards
         self.cors = cors
+        self.hosts = AllowedHosts(()) if hosts is None else hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,12 +84,12 @@ class FastLeads:
             return
         method = scope["method"]
         head = Head.read(
-            method,
-            scope["path"],
-            scope["query_string"],
-            scope["headers"],
-            scope.get("scheme", "http"),
+            method, scope["path"], scope["query_string"], scope["headers"], scheme_of(scope)
         )
+        refused = self.hosts.refusal(head.host)
+        if refused is not None:  # before anything else runs
+            await self._send(scope, head, send, refused, perf_counter())
+            return
         if head.path not in LEADS_PATHS or (method != "GET" and method != "HEAD"):  # noqa: PLR1714
             await self._other(scope, head, receive, send)
             return

@@ -30,6 +30,7 @@ from .asgi import FastLeads
 from .cors import Cors
 from .docs import add_docs
 from .errors import add_error_handlers
+from .hosts import AllowedHosts
 from .modes import Outside, Wiring, wiring
 from .openapi import exact_openapi
 from .startup import say_what_serves
@@ -81,6 +82,7 @@ def create_asgi(
         observer=observer,
         forwards=parts.forwards,
         cors=Cors.of(settings.cors_list, parts.methods),
+        hosts=AllowedHosts((settings.allowed_hosts or "").split(","), listening_on=settings.host),
     )
 
 

@@ -18,12 +18,13 @@ after it. `configure` sets the bounds, in the server process and in each worker.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import defaults
+from .hosts import target_host
 from .refusals import RETRY_AFTER, busy, drain, refusal
 from .startup import open_files_room
 
@@ -170,6 +171,11 @@ class GuardedHttpTools(HttpToolsProtocol):
         if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
             self.logger.warning("Exceeded concurrency limit.")
             self._stop(busy(limit))
+        if self.url[:1] != b"/" and self.url != b"*":  # absolute-form (RFC 9112 3.2.2):
+            host = target_host(self.url)  # the host is the target's, not the Host header's
+            if host is None:
+                self._stop(self.invalid)
+            self.headers[:] = [*((n, v) for n, v in self.headers if n != b"host"), (b"host", host)]
         HttpToolsProtocol.on_headers_complete(self)
 
     def _complete_then_owed(self) -> None:  # on_response of the cycles before an owed answer
@@ -191,7 +197,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         end = (tail + self._read).find(END) + len(END) - len(tail)
         return self._may_be_head + end
 
-    def _stop(self, answer: bytes) -> None:
+    def _stop(self, answer: bytes) -> NoReturn:
         self._stopped = answer
         raise _Stop
 

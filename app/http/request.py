@@ -22,6 +22,10 @@ _WANTED = frozenset(
      b"cache-control"}
 )  # fmt: skip
 _new = tuple.__new__
+# The Host of a request that sent two: names no host (RFC 9112 3.2: a 400).
+TWO_HOSTS = b"two Host headers"
+_SCHEMES = frozenset({"http", "https"})
+_WEB_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class Head(NamedTuple):
@@ -35,7 +39,7 @@ class Head(NamedTuple):
     if_none_match: bytes | None
     accept_encoding: bytes | None
     origin: bytes | None
-    host: bytes | None
+    host: bytes | None  # TWO_HOSTS when two came
     prefer: bytes | None
     cache_control: bytes | None
     authorizations: int  # how many Authorization headers came (more than one is refused)
@@ -56,7 +60,7 @@ class Head(NamedTuple):
                     if authorization is None:
                         authorization = value
                 elif name == b"host":
-                    host = host or value
+                    host = value if host is None else TWO_HOSTS
                 elif name == b"accept-encoding":
                     accept_encoding = accept_encoding or value
                 elif name == b"if-none-match":
@@ -81,8 +85,15 @@ class Head(NamedTuple):
             scope["path"],
             scope["query_string"],
             scope["headers"],
-            scope.get("scheme", "http"),
+            scheme_of(scope),
         )
+
+
+def scheme_of(scope: Mapping[str, Any]) -> str:
+    """http or https: a trusted proxy's X-Forwarded-Proto may say ws or wss (uvicorn
+    takes them), and an HTTP request's page URLs are then http or https."""
+    scheme: str = scope.get("scheme", "http")
+    return scheme if scheme in _SCHEMES else _WEB_SCHEMES.get(scheme, "http")
 
 
 def _read(incoming: Incoming) -> Head:
@@ -131,7 +142,7 @@ class Incoming:
             query=head.query,
             headers=head.headers,
             body=body,
-            origin=f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}",
+            origin=f"{head.scheme}://{host.decode('latin-1')}",
             raw_path=scope.get("raw_path") or head.path.encode("utf-8", "surrogateescape"),
             head=head,
         )

@@ -16,24 +16,17 @@ hit still sends ready bytes.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import NamedTuple
 
 from cachetools import LRUCache
 
 from ..http.encoding import gzip_of
 from ..http.etag import etag_of
+from ..http.hosts import host_name
 from ..http.reply import Reply
 from ..http.request import Incoming
 from .cache import Entry
 
-# A Host a URL may be built from: a name or IPv4 address, or a bracketed IPv6
-# address, and an optional port. Anything else (quotes, backslashes, spaces:
-# bytes that would change the JSON they are written into) is not used.
-_HOST = re.compile(
-    rb"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>\d{1,5}))?"
-)
-MAX_PORT = 65_535
 _SCHEMES = frozenset({"http", "https"})
 THREAD_BYTES = 64 * 1024  # views of larger bodies are made on a thread
 BAD_HOST = Reply.message(
@@ -48,13 +41,10 @@ def listing_url_of(upstream_base: str) -> str:
 
 def client_listing(scheme: str, host: bytes | None, path: str) -> str | None:
     """The listing URL the client used, or None when its Host cannot name one."""
-    if host is None or scheme not in _SCHEMES:
+    if host is None or scheme not in _SCHEMES or host_name(host) is None:
         return None
-    host = host.strip(b" \t")  # optional whitespace around a field value (RFC 9110 5.5)
-    found = _HOST.fullmatch(host)
-    if found is None or not 0 < int(found.group("port") or 80) <= MAX_PORT:
-        return None
-    return f"{scheme}://{host.decode('ascii')}{path.rstrip('/') or '/'}"
+    named = host.strip(b" \t").decode("ascii")
+    return f"{scheme}://{named}{path.rstrip('/') or '/'}"
 
 
 def listing_of(incoming: Incoming) -> str | None:

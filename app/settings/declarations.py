@@ -8,8 +8,9 @@ or from a default, in that order of precedence.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import HttpUrl, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import defaults
@@ -21,6 +22,7 @@ from .values import (
     Mode,
     ReplayMode,
     Switch,
+    host_list,
     origin_list,
     per_minute,
     redis_url,
@@ -71,6 +73,13 @@ class Settings(BaseSettings):
         "default * in mock mode, none in proxy and record modes",
         metavar="ORIGINS",
         expected="origins like http://localhost:5173,https://app.example.com, or *, or none",
+    )
+    allowed_hosts: Annotated[str | None, AfterValidator(host_list)] = setting(
+        None,
+        "Host names answered besides IP addresses, localhost and the --host name: a "
+        "comma-separated list (.example.com: it and its subdomains), or * for any",
+        metavar="HOSTS",
+        expected="host names like api.example.com,.corp.example, or *",
     )
     journal_size: int = setting(
         1000,

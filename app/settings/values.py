@@ -57,6 +57,7 @@ class LogLevel(enum.StrEnum):
 BAD_OPTION = "bad option: "
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#,]+")
 _PER_MINUTE = re.compile(r"(\d{1,9})\s*(?:/\s*(?:minute|min|m))?")
+_HOST_NAME = re.compile(r"\.?[a-z0-9][a-z0-9.-]{0,252}|\[[0-9a-f:.]{2,45}\]")
 
 
 def redis_url(url: str) -> str:
@@ -79,6 +80,18 @@ def origin_list(value: str | None) -> str | None:
         if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
     return ",".join(origins) or "none"
+
+
+def host_list(value: str | None) -> str | None:
+    """`--allowed-hosts`: host names (`.name` for it and its subdomains) joined by
+    commas, or `*`."""
+    if value is None:
+        return None
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    for name in names:
+        if name != "*" and not _HOST_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a host name")
+    return ",".join(names) or None
 
 
 def per_minute(value: str | None) -> str | None:
