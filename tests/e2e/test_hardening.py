@@ -34,7 +34,7 @@ def start_proxy(launch: Launch, upstream: FakeUpstream) -> StartProxy:
 def raw_request(server: Server, head: bytes) -> tuple[int, dict[str, object]]:
     """Send bytes as they are (no client tidies them up); the status and JSON body."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(head + b"Host: test\r\nConnection: close\r\n\r\n")
+        sock.sendall(head + b"Host: localhost\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -327,7 +327,7 @@ def test_budget__anonymous_requests_that_hang_up_never_hold_back_a_keyed_fill(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:
     proxy = start_proxy("--upstream-max-rps", "2")
-    request = b"GET /api/user/leads HTTP/1.1\r\nHost: test\r\n\r\n"  # no key
+    request = b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n\r\n"  # no key
     before = sockets_of(proxy.process.pid)
     gone = []
     for _ in range(30):
@@ -370,7 +370,7 @@ def read_answer(sock: socket.socket) -> tuple[int, bytes]:
 def test_head__over_max_header_bytes_is_a_431_and_the_connection_ends(launch: Launch) -> None:
     server = launch("--max-header-bytes", "8192")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n")
+        sock.sendall(b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n")
         try:
             for _ in range(100):  # 100 x 1 KiB of header, or until the server hangs up
                 sock.sendall(b"X-Filler: " + b"a" * 1014 + b"\r\n")
@@ -389,7 +389,7 @@ def test_head__slower_than_header_timeout_is_a_408_and_the_connection_ends(
 ) -> None:
     server = launch("--header-timeout", "0.5")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n")  # ...and no more
+        sock.sendall(b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n")  # ...and no more
         started = time.monotonic()
         status, body = read_answer(sock)
         took = time.monotonic() - started

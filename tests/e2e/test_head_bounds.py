@@ -20,7 +20,7 @@ from tests.support import AUTH, Launch, Server, eventually
 
 BOUND = 8192
 START = (
-    b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n"
+    b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n"
     + f"Authorization: {AUTH['Authorization']}\r\n".encode()
     + b"Connection: close\r\n"
 )
@@ -202,7 +202,7 @@ def test_connections__past_the_open_files_limit_get_a_json_503_not_a_reset(
     assert said, server.log()
     room = int(said[1])
     assert FILES / 4 < room < FILES
-    half = b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n"  # ...and no more
+    half = b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n"  # ...and no more
     # More past the room than the files kept back (RESERVED_FILES): a refused
     # connection must give its file back at once, or the process runs out of files
     # and the event loop resets what waits to be accepted.

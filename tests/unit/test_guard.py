@@ -18,7 +18,7 @@ from leads_proxy.edge.guard import GuardedHttpTools
 from leads_proxy.edge.refusals import busy, refusal
 
 BOUND = 1024
-START = b"GET /api/user/leads HTTP/1.1\r\nHost: t\r\n"
+START = b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n"
 
 
 @dataclass
@@ -177,7 +177,7 @@ def many_headers(size: int) -> bytes:
 
 
 def long_line(size: int) -> bytes:
-    rest = b"\r\nHost: t\r\n\r\n"
+    rest = b"\r\nHost: localhost\r\n\r\n"
     target = b"/api/user/" + b"p" * (size - len(rest) - len(b"GET /api/user/ HTTP/1.1"))
     return b"GET " + target + b" HTTP/1.1" + rest
 
@@ -261,7 +261,7 @@ def test_head__whitespace_the_parser_skips_counts_in_a_pipelined_head() -> None:
 def test_head__a_body_in_the_same_read_is_not_head() -> None:
     connection = Connection()
     body = b"x" * (BOUND * 4)
-    head = b"POST /api/user/lead HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /api/user/lead HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
     connection.send(head + body + START + b"\r\n")
     connection.send(START + b"X: " + b"y" * 900 + b"\r\n\r\n")
     assert connection.statuses() == [200, 200, 200]
