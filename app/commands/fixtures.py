@@ -18,6 +18,7 @@ from typing import Any
 from ..fixtures.anonymize import anonymize_leads
 from ..fixtures.files import FixtureError, check_fixtures, load_fixtures
 from ..fixtures.generate import generate_leads
+from ..fixtures.reading import Unreadable, parse_json, read_bounded
 from ..http.files import write_atomically
 from ..settings.defaults import bundled_fixtures_dir
 from ..settings.text import env_name
@@ -80,11 +81,9 @@ def anonymize(args: argparse.Namespace) -> int:
     source: Path = args.file
     out: Path = args.out or source
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as error:
-        return fail(f"{source}: cannot read ({error.strerror})")
-    except (ValueError, UnicodeDecodeError) as error:
-        return fail(f"{source}: not a JSON file ({error})")
+        data = _json_of(source)
+    except Unreadable as error:
+        return fail(str(error.problem(source)))
     if not isinstance(data, list) or not all(isinstance(lead, dict) for lead in data):
         return fail(f"{source}: expected a JSON array of leads")
     leads = anonymize_leads(data)
@@ -100,11 +99,9 @@ def contract_check(args: argparse.Namespace) -> int:
     if args.from_file is not None:
         source = str(args.from_file)
         try:
-            data = json.loads(args.from_file.read_text(encoding="utf-8"))
-        except OSError as error:
-            return fail(f"cannot check: {source}: {error.strerror}")
-        except (ValueError, UnicodeDecodeError) as error:
-            return fail(f"cannot check: {source} is not JSON ({error})")
+            data = _json_of(args.from_file)
+        except Unreadable as error:
+            return fail(f"cannot check: {error.problem(args.from_file)}")
     else:
         fetched = _fetch_answer(args)
         if isinstance(fetched, str):
@@ -129,6 +126,15 @@ def contract_check(args: argparse.Namespace) -> int:
     else:
         print(table(findings, source), end="")
     return 1 if breaking else 0
+
+
+def _json_of(path: Path) -> Any:
+    """A file named on the command line, read within the bounds of fixtures.reading."""
+    data = read_bounded(path)
+    try:
+        return parse_json(data)
+    except Unreadable as error:
+        raise Unreadable(f"not a JSON file: {error.message}", error.line, error.column) from None
 
 
 def _fetch_answer(args: argparse.Namespace) -> tuple[str, Any] | str:

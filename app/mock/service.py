@@ -27,7 +27,7 @@ from ..http.request import Head, Incoming
 from ..http.service import Served
 from .prefer import Preferences, PreferError, parse_prefer
 from .query import LeadsQuery, QueryError, paginate, parse_query
-from .replay import PRIVATE, Replay
+from .replay import BAD_HOST, PRIVATE, Replay, page_base
 from .throttle import Throttle
 
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
@@ -152,6 +152,8 @@ class MockService:
             if key not in self._generated:
                 made = await asyncio.to_thread(_generated, prefs.count, prefs.seed)
                 self._generated[key] = made  # stored here, on the loop: one thread touches it
+        if self.replay is not None and isinstance(prefs, Preferences) and prefs.example is None:
+            await self.replay.prepare(incoming)  # a large recording's answer, on a thread
         return Served.of_mock(self.reply(incoming, prefs))
 
     def reply(self, request: Incoming, prefs: Preferences | Reply | None = None) -> Reply:
@@ -244,6 +246,8 @@ class MockService:
             )
         if not (query.filtered or query.paginated):
             return self._ready(source)
+        if query.paginated and page_base(request.url) is None:
+            return BAD_HOST  # page URLs name the Host: it must be one a URL can hold
         return self._render(source, query, request.url)
 
     def _ready(self, fixture: Fixture) -> Reply:
