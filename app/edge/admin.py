@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..http.jsonbody import JSON_WHITESPACE, BodyError, decode_object
-from ..http.keys import bearer_token
 from ..mock.prefer import PreferError
 from ..observe.stats import DECLARED, ERROR_KINDS
 from ..proxy.service import ProxyService
 from .deps import JournalDep, MockDep, ProxyDep, SettingsDep
+from .permissions import changer, viewer
 from .routes import bounded_body
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
@@ -34,7 +33,7 @@ async def health(settings: SettingsDep) -> dict[str, str]:
     return {"status": "ok", "mode": settings.mode.value}
 
 
-@router.get("/requests")
+@router.get("/requests", dependencies=[Depends(viewer)])
 async def requests(  # noqa: PLR0917 - the journal's filters, by name
     journal: JournalDep,
     path: str | None = None,
@@ -55,25 +54,19 @@ async def requests(  # noqa: PLR0917 - the journal's filters, by name
     return JSONResponse({"requests": found, "size": journal.size})
 
 
-@router.delete("/requests")
-async def clear_requests(
-    request: Request, journal: JournalDep, settings: SettingsDep
-) -> JSONResponse:
+@router.delete("/requests", dependencies=[Depends(changer)])
+async def clear_requests(journal: JournalDep) -> JSONResponse:
     """Clear the journal (needs `Authorization: Bearer <admin token>` where one is set)."""
-    if (refused := _admin_refusal(request, settings)) is not None:
-        return refused
     if journal is not None:
         journal.clear()
     return JSONResponse({"cleared": True})
 
 
-@mock_router.put("/scenario")
-async def set_scenario(request: Request, service: MockDep, settings: SettingsDep) -> JSONResponse:
+@mock_router.put("/scenario", dependencies=[Depends(changer)])
+async def set_scenario(request: Request, service: MockDep) -> JSONResponse:
     """Mock mode: a scenario for the requests that send no Prefer, and a rate limit, as
     `{"prefer": "code=429", "rate_limit": 5}` (either may be null); for tests that cannot
     make the app send headers. Needs the admin token where one is set."""
-    if (refused := _admin_refusal(request, settings)) is not None:
-        return refused
     body = await _body(request)
     if isinstance(body, JSONResponse):
         return body
@@ -93,11 +86,9 @@ async def set_scenario(request: Request, service: MockDep, settings: SettingsDep
     return JSONResponse({"prefer": prefer, "rate_limit": rate_limit})
 
 
-@mock_router.delete("/scenario")
-async def clear_scenario(request: Request, service: MockDep, settings: SettingsDep) -> JSONResponse:
+@mock_router.delete("/scenario", dependencies=[Depends(changer)])
+async def clear_scenario(service: MockDep) -> JSONResponse:
     """Mock mode: back to plain answers (and the rate limit the server started with)."""
-    if (refused := _admin_refusal(request, settings)) is not None:
-        return refused
     service.set_scenario(None, None)
     return JSONResponse({"prefer": None, "rate_limit": None})
 
@@ -109,17 +100,6 @@ async def _body(request: Request) -> bytes | JSONResponse:
         message = f"The body is over {BODY_BYTES} bytes; it should be a small JSON object."
         return JSONResponse({"message": message}, status_code=413)
     return body
-
-
-def _admin_refusal(request: Request, settings: SettingsDep) -> JSONResponse | None:
-    """A 401 unless the request carries the admin token (when one is set)."""
-    if settings.admin_token is None:
-        return None
-    token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
-    expected = settings.admin_token.get_secret_value().encode()
-    if token is None or not hmac.compare_digest(token, expected):
-        return JSONResponse({"message": "Unauthenticated."}, status_code=401)
-    return None
 
 
 @proxy_router.get("/stats")
@@ -159,10 +139,7 @@ async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSO
             {"message": "Purging is disabled: start leads-proxy with --admin-token."},
             status_code=403,
         )
-    token = bearer_token(request.headers.get("authorization", "").encode("latin-1"))
-    expected = settings.admin_token.get_secret_value().encode()
-    if token is None or not hmac.compare_digest(token, expected):
-        return JSONResponse({"message": "Unauthenticated."}, status_code=401)
+    await changer(request)
     body = await _body(request)
     if isinstance(body, JSONResponse):
         return body

@@ -19,15 +19,10 @@ from collections.abc import Iterable
 
 import httptools
 
-from ..http.hosts import host_name, is_address
+from ..http.hosts import NOT_A_HOST, host_name, is_address
 from ..http.reply import Reply
 
 REMEMBERED = 1024  # Host values remembered as allowed; past it, each is checked anew
-NOT_A_HOST = Reply.message(
-    400,
-    {"message": "The Host header does not name a host: one name or address, and an optional port."},
-    (b"connection", b"close"),
-)
 NOT_ALLOWED = Reply.message(
     421,
     {

@@ -7,6 +7,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..fixtures.files import FixtureSet
 from ..settings.declarations import Settings
@@ -109,21 +110,40 @@ def say_what_serves(settings: Settings, fixtures: FixtureSet | None) -> None:
         if settings.cache_url is not None:
             log.info("mock mode: --cache-url is not used")
     else:
+        _say_proxy(settings, fixtures)
+
+
+def without_password(url: str) -> str:
+    """A URL as it may be shown: a password in it (`user:PW@host`) as `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _say_proxy(settings: Settings, fixtures: FixtureSet | None) -> None:
+    """The start-up lines of proxy and record modes."""
+    log.info(
+        "%s mode to %s; ttl %gs, stale-while-revalidate %gs, stale-if-error %gs%s",
+        settings.mode.value,
+        without_password(str(settings.upstream_url)),
+        settings.ttl,
+        settings.stale_while_revalidate,
+        settings.stale_if_error,
+        "; fallback to fixtures" if fixtures is not None else "",
+    )
+    if settings.admin_token is None:
         log.info(
-            "%s mode to %s; ttl %gs, stale-while-revalidate %gs, stale-if-error %gs%s",
-            settings.mode.value,
-            settings.upstream_url,
-            settings.ttl,
-            settings.stale_while_revalidate,
-            settings.stale_if_error,
-            "; fallback to fixtures" if fixtures is not None else "",
+            "journal and status views answer loopback clients only "
+            "(--admin-token opens them to those who send it)"
         )
-        if settings.cache_url is None and settings.workers > 1:
-            log.warning(
-                "%d workers without --cache-url: each caches on its own; "
-                "add --cache-url to share one cache and one upstream budget",
-                settings.workers,
-            )
+    if settings.cache_url is None and settings.workers > 1:
+        log.warning(
+            "%d workers without --cache-url: each caches on its own; "
+            "add --cache-url to share one cache and one upstream budget",
+            settings.workers,
+        )
 
 
 def open_files_room() -> int | None:

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..proxy.service import ProxyService
+from .permissions import viewer
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 PAGE = (Path(__file__).resolve().parent / "status.html").read_text(encoding="utf-8")
@@ -27,7 +28,7 @@ async def page() -> HTMLResponse:
     return HTMLResponse(PAGE, headers={"cache-control": "no-store"})
 
 
-@router.get("/status")
+@router.get("/status", dependencies=[Depends(viewer)])
 async def status(request: Request) -> JSONResponse:
     """What the status page shows: the server, its counters, the last 15 minutes second
     by second, keys cooling down, the cache against its bounds, the latest requests."""

@@ -11,16 +11,25 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from .reply import Reply
+
+# `_` is no part of a DNS name but is of Docker Compose service names.
 _HOST = re.compile(
-    rb"(?P<name>[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>\d{1,5}))?"
+    rb"(?P<name>[A-Za-z0-9_][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>\d{1,5}))?"
 )
 MAX_PORT = 65_535
+HOST_SPACE = " \t"  # optional whitespace around a field value (RFC 9110 5.5)
+NOT_A_HOST = Reply.message(
+    400,
+    {"message": "The Host header does not name a host: one name or address, and an optional port."},
+    (b"connection", b"close"),
+)
 
 
 def host_name(host: bytes) -> str | None:
     """The name (or address) a Host value names, in lower case and without its port;
     None when the value is not a host."""
-    found = _HOST.fullmatch(host.strip(b" \t"))
+    found = _HOST.fullmatch(host.strip(HOST_SPACE.encode()))
     if found is None or not 0 < int(found["port"] or 80) <= MAX_PORT:
         return None
     name = found["name"].decode("ascii").lower()

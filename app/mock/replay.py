@@ -19,7 +19,6 @@ kept ready on its own (one at a time), and a large answer is made on a thread.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from ..fixtures.recordings import UPSTREAM, Recording, rebased_in
 from ..http.canonical import canonical_query
 from ..http.encoding import gzip_of
 from ..http.etag import etag_of
+from ..http.hosts import HOST_SPACE, NOT_A_HOST, host_name
 from ..http.keys import bearer_token, key_fingerprint
 from ..http.reply import Reply
 from ..http.request import Incoming
@@ -42,16 +42,7 @@ READY_BYTES = 64 * 1024 * 1024
 THREAD_BYTES = 64 * 1024  # answers from larger recordings are made on a thread
 API = "/api"  # the base URL's path, as the upstream's (https://app.sondos-ai.com/api)
 
-# A host page URLs may name: a name or IPv4 address, or a bracketed IPv6 one, and
-# a port. No quote, backslash, space or control character: nothing JSON must
-# escape or a URL cannot hold. `_` is allowed (Docker Compose service names).
-_HOST = re.compile(
-    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?"
-)
 _SCHEMES = frozenset({"http", "https"})
-BAD_HOST = Reply.message(
-    400, {"message": "The Host header does not name a host that page URLs can point to."}
-)
 _UPSTREAM = UPSTREAM.encode()
 
 Slot = tuple[Path, str, str | None]  # recorded file, key relation, base (None: a bad Host)
@@ -62,11 +53,9 @@ def page_base(base: str) -> str | None:
     URLs can be built on it; None when its host could not be part of a URL."""
     scheme, _, rest = base.partition("://")
     host, slash, path = rest.partition("/")
-    host = host.strip(" \t")  # optional whitespace around a field value (RFC 9110 5.5)
-    found = _HOST.fullmatch(host)
-    if scheme not in _SCHEMES or found is None or not 0 < int(found["port"] or 80) <= 65_535:
+    if scheme not in _SCHEMES or host_name(host.encode("latin-1")) is None:
         return None
-    return f"{scheme}://{host}{slash}{path}"
+    return f"{scheme}://{host.strip(HOST_SPACE)}{slash}{path}"
 
 
 class Replay:
@@ -106,7 +95,7 @@ class Replay:
         if (ready := self._get(slot)) is not None:
             return ready
         if slot[2] is None and _UPSTREAM in recording.body:
-            return BAD_HOST  # page URLs to write, and no host to write them with
+            return NOT_A_HOST  # page URLs to write, and no host to write them with
         ready = _made(recording, whose, slot[2] or "")
         self._keep(slot, ready)
         return ready

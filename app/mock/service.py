@@ -20,6 +20,7 @@ from ..fixtures.generate import generate_leads
 from ..http.checks import too_long
 from ..http.encoding import gzip_of
 from ..http.etag import etag_matches, etag_of
+from ..http.hosts import NOT_A_HOST
 from ..http.jsonbody import encode
 from ..http.keys import bearer_token
 from ..http.reply import Headers, Reply
@@ -27,7 +28,7 @@ from ..http.request import Head, Incoming
 from ..http.service import Served
 from .prefer import Preferences, PreferError, parse_prefer
 from .query import LeadsQuery, QueryError, paginate, parse_query
-from .replay import BAD_HOST, PRIVATE, Replay, page_base
+from .replay import PRIVATE, Replay, page_base
 from .throttle import Throttle
 
 RENDERED_CACHE_BYTES = 64 * 1024 * 1024
@@ -247,7 +248,7 @@ class MockService:
         if not (query.filtered or query.paginated):
             return self._ready(source)
         if query.paginated and page_base(request.url) is None:
-            return BAD_HOST  # page URLs name the Host: it must be one a URL can hold
+            return NOT_A_HOST  # page URLs name the Host: it must be one a URL can hold
         return self._render(source, query, request.url)
 
     def _ready(self, fixture: Fixture) -> Reply:

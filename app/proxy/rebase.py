@@ -23,15 +23,11 @@ from cachetools import LRUCache
 from ..http.encoding import gzip_of
 from ..http.etag import etag_of
 from ..http.hosts import host_name
-from ..http.reply import Reply
 from ..http.request import Incoming
 from .cache import Entry
 
 _SCHEMES = frozenset({"http", "https"})
 THREAD_BYTES = 64 * 1024  # views of larger bodies are made on a thread
-BAD_HOST = Reply.message(
-    400, {"message": "The Host header does not name a host that page URLs can point to."}
-)
 
 
 def listing_url_of(upstream_base: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from ..http.checks import MAX_QUERY_BYTES, refusal, too_long
 from ..http.clock import Clock
+from ..http.hosts import NOT_A_HOST
 from ..http.keys import bearer_token
 from ..http.reply import Reply
 from ..http.request import Head, Incoming
@@ -46,7 +47,7 @@ from .policy import (
     decide,
     settle,
 )
-from .rebase import BAD_HOST, Rebase, Views, client_listing, listing_of
+from .rebase import Rebase, Views, client_listing, listing_of
 from .storage import MemoryStorage
 
 log = logging.getLogger("leads_proxy")
@@ -129,7 +130,7 @@ class ProxyService:
             reply = verdicts.bypass(await self._forward(incoming), no_key=True)
             return Served(reply, BYPASS, self._clock() - started)
         if (client := listing_of(incoming)) is None:
-            return Served(verdicts.bypass(BAD_HOST, no_key=False), BYPASS)
+            return Served(verdicts.bypass(NOT_A_HOST, no_key=False), BYPASS)
         key = self.keys.key(token, incoming.query.decode("latin-1"))
         base = self._views.of(client)
         reply, x_cache, waited = await self._leads(incoming, key, base)
