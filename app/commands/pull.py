@@ -2,18 +2,27 @@
 
 The walk asks `per_page=100` and counts pages from the paginator's
 `last_page` (or follows `next_page_url` when there is no count); an upstream
-that answers a bare array has given everything in one request. A 429 waits
-its `Retry-After` (nothing is sent meanwhile), failures are retried a few
-times, and `--upstream-max-rps` spaces the requests. Each page is kept in
-`DIR/.pull/` as it comes (written atomically, anonymized first when asked), so
-an interrupted pull goes on with `--resume`; the fixture is written, atomically,
-only when every page is in, and `.pull/` is removed then.
+that answers a bare array has given everything in one request. Each page is
+validated and kept in `DIR/.pull/` as it comes (written atomically, anonymized
+first when asked), so an interrupted pull goes on with `--resume`; the fixture
+is written, atomically, only when every page is in, and `.pull/` is removed then.
+
+No upstream keeps a pull going, or makes it wait, without end. The walk ends
+at an empty page, at a page whose leads were all pulled already, and at the
+last page the first page promised; it stops, saying so, past MAX_PAGES pages
+or MAX_LEADS leads. Each page has one deadline for its whole answer (the
+client's timeout: a page dripped a byte at a time trips it too) and is read no
+further than MAX_ANSWER_BYTES, as it came or decoded (`pages.get`). A 429
+waits its Retry-After (nothing is sent meanwhile), but at least 1, 2, 4... s
+for the 429s in a row (to BACKOFF_CAP), and the RATE_LIMITS-th in a row stops
+the pull; failures are tried again RETRIES times, and `--upstream-max-rps`
+spaces the requests. Whatever stops a pull is one message, and the pages
+pulled so far stay in `.pull/` for `--resume`.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,19 +36,23 @@ from pydantic import ValidationError
 from ..fixtures.anonymize import anonymize_leads
 from ..fixtures.files import DEFAULT_EXAMPLE
 from ..fixtures.schema import LEADS
-from ..http.files import write_atomically
 from ..http.keys import key_fingerprint
 from ..proxy.policy import retry_after_seconds
+from .pages import PullError, Retry, get
+from .pull_state import Kept, whole, write
 
 PER_PAGE = 100
-STATE = ".pull"
-RETRIES = 5
+RETRIES = 5  # failures of one page (no whole answer, a 5xx) tried again
+RATE_LIMITS = 8  # 429s in a row for one page: the pull stops at the next
+WAIT_FLOOR = 1.0  # the least wait after a 429, whatever its Retry-After says
+BACKOFF_CAP = 300.0  # the floor doubles with each 429 in a row, up to this
 DEFAULT_WAIT = 10.0  # a 429 without a readable Retry-After
 MAX_WAIT = 3600.0
+MAX_PAGES = 10_000  # 1,000,000 leads at 100 a page
+MAX_LEADS = 1_000_000
+DEFAULT_TIMEOUT = 30.0  # seconds for a page's whole answer, when the client has none
 
-
-class PullError(Exception):
-    """The pull cannot go on; the message says why (never the key)."""
+__all__ = ["Progress", "Pull", "PullError"]
 
 
 @dataclass
@@ -67,6 +80,9 @@ class Pull:
     key: str
     anonymize: bool = False
     max_rps: float | None = None
+    timeout: float | None = None  # a page's deadline; None: the client's read timeout
+    max_pages: int = MAX_PAGES
+    max_leads: int = MAX_LEADS
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
@@ -74,69 +90,116 @@ class Pull:
     progress: Progress = field(default_factory=Progress)
     _last_request: float = float("-inf")
 
+    def __post_init__(self) -> None:
+        wanted = {"upstream": str(self.client.base_url), "anonymize": self.anonymize,
+                  "key": key_fingerprint(self.key.encode())}  # fmt: skip
+        self.kept = Kept(self.out, wanted, max_pages=self.max_pages)
+
     @property
     def state_dir(self) -> Path:
-        return self.out / STATE
+        return self.kept.dir
 
     def run(self, *, resume: bool) -> Path:
         """Walk every page; the fixture written. Raises PullError; KeyboardInterrupt keeps state."""
-        state = self._state(resume=resume)
-        page = 1 + max(state["pages"], default=0)
+        state = self.kept.open(resume=resume)
+        seen: set[Any] = set()
         self.progress.pages = len(state["pages"])
         self.progress.last_page = state.get("last_page")
         self.progress.total = state.get("total")
-        self.progress.leads = sum(len(self._page(n)) for n in state["pages"])
+        for number in state["pages"]:
+            leads = self.kept.page(number)
+            _validate(leads, f"{self.state_dir}: page {number}: ")
+            self.progress.leads += len(leads)
+            seen.update(lead.get("id") for lead in leads if isinstance(lead, dict)
+                        and isinstance(lead.get("id"), int | str))  # fmt: skip
+        try:
+            return self._walk(state, seen)
+        except PullError as error:
+            kept = len(state["pages"])
+            if not kept:
+                raise
+            pages = f"{kept:,} pages pulled so far are" if kept > 1 else "1 page pulled so far is"
+            raise PullError(f"{error}; the {pages} kept in {self.state_dir} for --resume") from None
+
+    def _walk(self, state: dict[str, Any], seen: set[Any]) -> Path:
+        page = 1 + max(state["pages"], default=0)
         while True:
+            if page > self.max_pages:
+                raise PullError(
+                    f"the listing goes on past {self.max_pages:,} pages, the most pulled"
+                )
             answer = self._fetch(page)
             if isinstance(answer, list):  # a bare array: everything, at once
+                if state["pages"]:
+                    raise PullError(f"page {page}: a bare array after pages of a paginator")
+                _validate(answer, f"page {page}: ")
                 return self._finish([self._kept(answer)])
-            data = answer.get("data")
+            data = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(data, list):
                 raise PullError(f"page {page}: the answer is neither a list nor a paginator")
-            state["last_page"] = self.progress.last_page = _int(answer.get("last_page"))
-            state["total"] = self.progress.total = _int(answer.get("total"))
-            write_atomically(self.state_dir / f"page-{page:06d}.json", json.dumps(self._kept(data)))
+            _validate(data, f"page {page}: ", "/data")
+            ids = {lead["id"] for lead in data}
+            if ids <= seen:  # empty, or nothing new: where a listing that never ends ends
+                what = "empty" if not data else "only leads pulled already"
+                self.report(f"page {page} is {what}: the end", self.progress)
+                return self._finish(self._all(state))
+            if self.progress.leads + len(data) > self.max_leads:
+                raise PullError(
+                    f"the listing goes on past {self.max_leads:,} leads, the most pulled"
+                )
+            said = whole(answer.get("last_page"))
+            promised = state.setdefault("promised", said)  # the first page's count holds
+            bounds = [count for count in (said, promised) if count is not None]
+            state["last_page"] = self.progress.last_page = min(bounds) if bounds else None
+            state["total"] = self.progress.total = whole(answer.get("total"))
+            self.kept.keep(page, self._kept(data))
             state["pages"].append(page)
-            self._save(state)
+            self.kept.save(state)
+            seen |= ids
             self.progress.pages += 1
             self.progress.leads += len(data)
             self.report("page", self.progress)
-            following = _next_page(answer, page)
+            following = _next_page(answer, page, state["last_page"])
             if following is None:
-                return self._finish([self._page(n) for n in sorted(state["pages"])])
+                return self._finish(self._all(state))
             page = following
 
     # --- the pages ------------------------------------------------------------------------
 
     def _fetch(self, page: int) -> Any:
         """One page's answer, parsed; waits out 429s and retries failures."""
-        failures = 0
+        failures = limited = 0
+        deadline = self.timeout or self.client.timeout.read or DEFAULT_TIMEOUT
+        params = {"per_page": PER_PAGE, "page": page}
         while True:
             self._pace()
             try:
-                response = self.client.get(
-                    "/user/leads", params={"per_page": PER_PAGE, "page": page}
-                )
-            except httpx.HTTPError as error:
-                failures = self._again(failures, f"page {page}: {type(error).__name__}")
+                status, headers, answer = get(self.client, params, deadline=deadline)
+            except Retry as failure:
+                failures = self._again(failures, f"page {page}: {failure}")
                 continue
-            if response.status_code == 429:
-                wait = retry_after_seconds(response.headers.get("retry-after"), wall=self.wall())
-                wait = min(MAX_WAIT, DEFAULT_WAIT if wait is None else wait)
-                self.report(f"rate-limited: waiting {wait:.0f} s", self.progress)
-                self.sleep(wait)
+            if status == 429:
+                limited += 1
+                if limited > RATE_LIMITS:
+                    raise PullError(f"page {page}: still rate-limited after {RATE_LIMITS} waits")
+                self.sleep(self._rate_wait(headers.get("retry-after"), limited))
                 continue
-            if response.status_code in {401, 403}:
-                raise PullError(f"the upstream refused the key ({response.status_code})")
-            if response.status_code >= 500:
-                failures = self._again(failures, f"page {page}: {response.status_code}")
+            if status in {401, 403}:
+                raise PullError(f"the upstream refused the key ({status})")
+            if status >= 500:
+                failures = self._again(failures, f"page {page}: {status}")
                 continue
-            if response.status_code != 200:
-                raise PullError(f"page {page}: the upstream answered {response.status_code}")
-            try:
-                return response.json()
-            except ValueError:
-                raise PullError(f"page {page}: the answer is not JSON") from None
+            if status != 200:
+                raise PullError(f"page {page}: the upstream answered {status}")
+            return answer
+
+    def _rate_wait(self, retry_after: str | None, limited: int) -> float:
+        """Its Retry-After (capped), but no less than the floor for the `limited`-th in a row."""
+        said = retry_after_seconds(retry_after, wall=self.wall())
+        floor = min(WAIT_FLOOR * 2.0 ** (limited - 1), BACKOFF_CAP)
+        wait = max(floor, min(MAX_WAIT, DEFAULT_WAIT if said is None else said))
+        self.report(f"rate-limited: waiting {wait:.0f} s", self.progress)
+        return wait
 
     def _again(self, failures: int, what: str) -> int:
         """Wait before trying again (1, 2, 4... s); a PullError after RETRIES tries."""
@@ -156,66 +219,39 @@ class Pull:
     def _kept(self, leads: list[Any]) -> list[Any]:
         return anonymize_leads(leads) if self.anonymize else leads
 
-    def _page(self, number: int) -> list[Any]:
-        page: list[Any] = json.loads((self.state_dir / f"page-{number:06d}.json").read_text())
-        return page
-
-    # --- the state and the result ---------------------------------------------------------
-
-    def _state(self, *, resume: bool) -> dict[str, Any]:
-        path = self.state_dir / "state.json"
-        fingerprint = key_fingerprint(self.key.encode())
-        wanted = {"upstream": str(self.client.base_url), "key": fingerprint,
-                  "anonymize": self.anonymize}  # fmt: skip
-        if path.exists():
-            if not resume:
-                raise PullError(
-                    f"an interrupted pull is in {self.state_dir}: add --resume to go on, "
-                    "or remove that folder to start again"
-                )
-            state: dict[str, Any] = json.loads(path.read_text())
-            for name, value in wanted.items():
-                if state.get(name) != value:
-                    raise PullError(f"{self.state_dir} is a pull with another {name}: remove it")
-            return state
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        state = {**wanted, "pages": []}
-        self._save(state)
-        return state
-
-    def _save(self, state: dict[str, Any]) -> None:
-        write_atomically(self.state_dir / "state.json", json.dumps(state))
+    def _all(self, state: dict[str, Any]) -> list[list[Any]]:
+        return [self.kept.page(number) for number in sorted(state["pages"])]
 
     def _finish(self, pages: list[list[Any]]) -> Path:
-        leads = [lead for page in pages for lead in page]
-        try:
-            LEADS.validate_python(leads)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = "/" + "/".join(str(part) for part in first["loc"])
-            message = f"the listing does not validate (first at {where}: {first['msg']})"
-            raise PullError(message) from None
+        leads = [lead for page in pages for lead in page]  # each validated as it came
         path = self.out / "leads" / f"{DEFAULT_EXAMPLE}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(leads, ensure_ascii=False, indent=None if len(leads) > 1000 else 2)
-        write_atomically(path, text + "\n")
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        write(path, text + "\n")
+        self.kept.remove()
         self.progress.leads = len(leads)
         self.report("done", self.progress)
         return path
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _validate(leads: list[Any], where: str, prefix: str = "") -> None:
+    """A PullError naming the first place where `leads` are not a listing's leads."""
+    try:
+        LEADS.validate_python(leads)
+    except ValidationError as error:
+        first = error.errors()[0]
+        at = prefix + "/" + "/".join(str(part) for part in first["loc"])
+        message = f"{where}the listing does not validate (first at {at}: {first['msg']})"
+        raise PullError(message) from None
 
 
-def _next_page(answer: dict[str, Any], page: int) -> int | None:
+def _next_page(answer: dict[str, Any], page: int, last: int | None) -> int | None:
     """The page after `page`: by the count when there is one, else from next_page_url."""
-    last = _int(answer.get("last_page"))
     if last is not None:
         return page + 1 if page < last else None
     following = answer.get("next_page_url")
     if not isinstance(following, str):
         return None
     number = parse_qs(urlsplit(following).query).get("page", [""])[-1]
-    return int(number) if number.isdigit() and int(number) > page else None
+    if not (number.isascii() and number.isdigit() and len(number) <= 9):
+        return None
+    return int(number) if int(number) > page else None

@@ -1,21 +1,28 @@
-"""The one HTTP client to the real API: timeouts, pacing, and our own errors.
+"""The one HTTP client to the real API: timeouts, pacing, bounds, and our own errors.
 
 httpx's errors stop here: above this module a failed request is one of the
 `UpstreamError`s of `proxy.exchange` (whose docstring draws the tree), and a
 4xx is not an error but an answer, passed through as it is.
+
+An answer's body is read as it comes, and decoded as it comes (`http.inflate`),
+never past `MAX_ANSWER_BYTES`, as it came or decoded: a body over the bound is
+an `UpstreamTooLarge` (a 502, or the stale copy where there is one), whatever
+few bytes of gzip it came in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 import httpx
 
 from ..http.clock import Clock
+from ..http.inflate import BadCoding, Inflater, TooLarge
 from ..settings import defaults
 from .exchange import (
     Answer,
@@ -25,6 +32,14 @@ from .exchange import (
     UpstreamUnavailable,
 )
 from .pacing import FILL, OTHER, Pace, Pacer
+
+# The most of an answer's body read, as it came or decoded: far above any page
+# of leads (--max-entry-bytes decides what is cached), far below what hurts.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+
+class UpstreamTooLarge(UpstreamGarbage):
+    """An answer over the byte bound, as it came or decoded: not read further."""
 
 
 def _connect_failure(error: httpx.ConnectError) -> str:
@@ -54,9 +69,11 @@ class Upstream:
         pacer: Pace | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = time.monotonic,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         # The transport, not an httpx.Client: a client keeps a cookie jar, and
         # one jar shared by every API key's requests would carry cookies from
         # one key's answers into another key's requests. It also saves the
@@ -87,7 +104,8 @@ class Upstream:
 
         With `decode=False` the body is kept as it came, still in its
         Content-Encoding (which the answer keeps): a pass-through sends on
-        what it cannot, or need not, decode.
+        what it cannot, or need not, decode. Either way the body is read no
+        further than `max_answer_bytes`.
         """
         url = self.base_url + path + (f"?{query}" if query else "")
         await self._pacer.wait(priority)
@@ -101,19 +119,27 @@ class Upstream:
             async with asyncio.timeout(self.timeout):
                 response = await self._transport.handle_async_request(request)
                 try:
-                    if decode:
-                        content = await response.aread()
-                    else:
-                        content = await _raw_body(response)
+                    content = await self._body(response, decode=decode)
                 finally:
                     await response.aclose()
+        except TooLarge as error:
+            how = "once decoded" if error.decoded else "as it came"
+            raise UpstreamTooLarge(
+                f"the upstream's answer is over {error.limit:,} bytes {how}, the most read",
+                upstream_status=response.status_code,
+            ) from None
+        except BadCoding as error:
+            raise UpstreamUnavailable(
+                f"the upstream's answer could not be decoded: {error}",
+                upstream_status=response.status_code,
+            ) from None
         except (httpx.TimeoutException, TimeoutError) as error:
             raise UpstreamTimeout(
                 f"the upstream did not answer within {self.timeout:g} s"
             ) from error
         except httpx.ConnectError as error:
             raise UpstreamUnavailable(_connect_failure(error)) from error
-        except (httpx.TransportError, httpx.DecodingError) as error:
+        except httpx.TransportError as error:
             raise UpstreamUnavailable(
                 f"the upstream broke the connection ({type(error).__name__})"
             ) from error
@@ -149,15 +175,32 @@ class Upstream:
                 ) from error
         return answer
 
+    async def _body(self, response: httpx.Response, *, decode: bool) -> bytes:
+        """The body, decoded unless `decode` is False, within the byte bound.
+        Raises TooLarge or BadCoding (http.inflate)."""
+        encoding = response.headers.get_list("content-encoding") if decode else []
+        inflater = Inflater(encoding, limit=self.max_answer_bytes)
+        async with contextlib.aclosing(_raw_chunks(response)) as chunks:
+            async for chunk in chunks:
+                inflater.feed(chunk)
+        return inflater.body()
 
-async def _raw_body(response: httpx.Response) -> bytes:
+
+async def _raw_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     """The body as it came, still in its Content-Encoding. A transport may hand
     over an answer already read (httpx.MockTransport does): its bytes are those."""
     try:
-        return b"".join([chunk async for chunk in response.aiter_raw()])
+        async for chunk in response.aiter_raw():
+            yield chunk
     except httpx.StreamConsumed:
-        # `content` would be decoded; the stream still holds the bytes as they came.
-        stream = response.stream
-        if isinstance(stream, httpx.AsyncByteStream):
-            return b"".join([chunk async for chunk in stream])
-        return b"".join(stream)
+        pass
+    else:
+        return
+    # `content` would be decoded; the stream still holds the bytes as they came.
+    stream = response.stream
+    if isinstance(stream, httpx.AsyncByteStream):
+        async for chunk in stream:
+            yield chunk
+    else:
+        for chunk in stream:
+            yield chunk
