@@ -118,9 +118,7 @@ class ProxyService:
             self._ready.keep(request, served, until=until, generation=storage.generation)
         return served
 
-    # --- the leads listing --------------------------------------------------
-
-    async def answer(self, incoming: Incoming) -> Served:
+    async def answer(self, incoming: Incoming) -> Served:  # --- the leads listing ---
         refused = refusal(incoming, passthrough=False) or too_long(incoming.query)
         if refused is not None:
             return Served(verdicts.bypass(refused, no_key=False), BYPASS)

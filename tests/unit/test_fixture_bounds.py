@@ -27,10 +27,11 @@ from leads_proxy.fixtures.reading import (
 from leads_proxy.fixtures.record import Recorder
 from leads_proxy.fixtures.recordings import UPSTREAM, Recording, load_recordings, rebased_in
 from leads_proxy.fixtures.schema import EXAMPLE_LEAD
+from leads_proxy.http.hosts import NOT_A_HOST
 from leads_proxy.http.reply import Reply
 from leads_proxy.http.request import Incoming
 from leads_proxy.mock import replay as replay_module
-from leads_proxy.mock.replay import BAD_HOST, Replay, page_base
+from leads_proxy.mock.replay import Replay, page_base
 from leads_proxy.mock.service import MockService
 
 AUTH = (b"authorization", b"Bearer 1|k")
@@ -259,7 +260,7 @@ def test_replay__a_host_that_names_no_host_gets_the_400_and_no_page_urls() -> No
     bare = Recording("b", "status=new", None, LEADS, Path("/f/b.json"))
     replay = Replay([page, bare])
     hostile = 'http://127.0.0.1","injected":"/api'
-    assert replay.answer(b"", None, hostile) is BAD_HOST
+    assert replay.answer(b"", None, hostile) is NOT_A_HOST
     bare_answer = replay.answer(b"status=new", None, hostile)  # no URL in it to write
     assert bare_answer is not None
     assert bare_answer.body == LEADS
@@ -315,7 +316,7 @@ def test_mock__an_emulated_page_needs_a_host_a_url_can_hold(tmp_path: Path) -> N
     service = MockService(load_fixtures(tmp_path))
     hostile = 'http://127.0.0.1","injected":"'
     paged = service.reply(Incoming(query=b"per_page=5", headers=[AUTH], origin=hostile))
-    assert paged is BAD_HOST
+    assert paged is NOT_A_HOST
     bare = service.reply(Incoming(query=b"status=created", headers=[AUTH], origin=hostile))
     assert bare.status == 200
     fine = service.reply(Incoming(query=b"per_page=5", headers=[AUTH], origin="http://h:1"))
