@@ -53,7 +53,7 @@ def page_base(base: str) -> str | None:
     URLs can be built on it; None when its host could not be part of a URL."""
     scheme, _, rest = base.partition("://")
     host, slash, path = rest.partition("/")
-    if scheme not in _SCHEMES or host_name(host.encode("latin-1")) is None:
+    if scheme not in _SCHEMES or host_name(host.encode("latin-1", "replace")) is None:
         return None
     return f"{scheme}://{host.strip(HOST_SPACE)}{slash}{path}"
 
