@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ..http.jsonbody import JSON_WHITESPACE, BodyError, decode_object
-from ..mock.prefer import PreferError
+from ..mock.prefer import PreferError, parse_scenario
 from ..observe.stats import DECLARED, ERROR_KINDS
 from ..proxy.service import ProxyService
 from .deps import JournalDep, MockDep, ProxyDep, SettingsDep
@@ -80,6 +80,8 @@ async def set_scenario(request: Request, service: MockDep) -> JSONResponse:
     if not (prefer is None or isinstance(prefer, str)) or not good_limit:
         return JSONResponse({"message": shape}, status_code=422)
     try:
+        if prefer is not None:
+            parse_scenario(prefer, service.fixtures.names())
         service.set_scenario(prefer, rate_limit)
     except PreferError as error:
         return JSONResponse({"message": str(error)}, status_code=422)

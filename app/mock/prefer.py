@@ -72,6 +72,22 @@ def parse_prefer(headers: Iterable[str]) -> Preferences:
     return prefs
 
 
+def parse_scenario(value: str, examples: Iterable[str]) -> Preferences:
+    """A scenario (`PUT /_proxy/scenario`): a Prefer value that asks for something mock
+    mode does, of an example it has. Raises PreferError on any other."""
+    prefs = parse_prefer([value])
+    if not prefs.applied():
+        raise PreferError(
+            "Prefer: the scenario asks for nothing mock mode does; it takes "
+            + ", ".join(sorted(KNOWN))
+            + ' (like "code=429" or "example=empty")'
+        )
+    known = sorted(examples)
+    if prefs.example is not None and prefs.example not in known:
+        raise PreferError(f"Unknown example {prefs.example!r}. Known examples: {', '.join(known)}")
+    return prefs
+
+
 def _read(raw: dict[str, str]) -> Preferences:
     code = _number(raw, "code", 100, 599)
     if code is not None and code not in SCENARIO_CODES:

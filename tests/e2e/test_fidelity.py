@@ -200,6 +200,9 @@ def test_scenario__bodies_it_cannot_use_get_a_json_422(launch: Launch) -> None:
         b'{"prefer": "\xff"}': 422,
         b"[" * 30_000: 422,
         b'{"prefer": "code=429"}' + b" " * 100_000: 413,
+        b'{"prefer": "nonsense=1"}': 422,  # asks for nothing mock mode does
+        b'{"prefer": "example=no-such-example"}': 422,
+        b'{"prefer": ""}': 422,
     }
     for body, status in bodies.items():
         response = mock.client.put("/_proxy/scenario", content=body)
