@@ -48,7 +48,7 @@ class Proxy:
         app = create_asgi(chosen, outside=outside)
         assert isinstance(app.service, ProxyService)
         transport = httpx.ASGITransport(app=app)
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        client = httpx.AsyncClient(transport=transport, base_url="http://localhost")
         return cls(client, app.service, clock, script, asyncio.Runner())
 
     def get(self, path: str = "/leads", headers: Mapping[str, str] = A) -> httpx.Response:
