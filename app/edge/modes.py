@@ -31,7 +31,7 @@ from ..proxy.pacing import Pacer, SharedPacer
 from ..proxy.redis.shared import Shared
 from ..proxy.service import ProxyService
 from ..proxy.storage import MemoryStorage
-from ..proxy.upstream import Upstream
+from ..proxy.upstream import MAX_ANSWER_BYTES, Upstream
 from ..settings.declarations import Settings
 from ..settings.values import Mode, ReplayMode, Switch
 from . import admin, routes
@@ -127,6 +127,7 @@ def build_proxy(
     upstream = Upstream(
         str(settings.upstream_url),
         timeout=settings.upstream_timeout,
+        max_answer_bytes=max(MAX_ANSWER_BYTES, settings.max_entry_bytes),
         transport=outside.transport,
         clock=clock,
         pacer=SharedPacer(shared, settings.upstream_max_rps, alone=pacer)
