@@ -34,6 +34,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LISTING = "/api/user/leads"
+OWN = "/_proxy"  # leads-proxy's own views: never open to other origins (CORS)
 LEADS_PATHS = frozenset({LISTING, "/leads", "/api/user/leads/", "/leads/"})
 # Where a route of the app leaves the record of what it served, for the observer.
 SERVED = "leads_proxy.served"
@@ -144,7 +145,7 @@ class FastLeads:
         """Everything but the listing: on to the app, with the edges above."""
         started = perf_counter()
         extra: Headers = ()
-        if self.cors is not None and head.origin is not None:
+        if self.cors is not None and head.origin is not None and not head.path.startswith(OWN):
             if head.method == "OPTIONS" and _asks_preflight(scope):
                 reply = self.cors.preflight(head.origin, _requested_headers(scope))
                 await self._send(scope, head, send, reply, started)

@@ -7,6 +7,9 @@ the methods and headers a call may use; every answer to an allowed origin
 carries `Access-Control-Allow-Origin` and `-Expose-Headers`, and
 `Vary: Origin` unless any origin is allowed. A disallowed origin gets no CORS
 header at all (its preflight a 403 that says why), so the browser refuses.
+Only the API's paths: leads-proxy's own views (`/_proxy/...`) answer no other
+origin, whatever `--cors-origins` says. A preflight allows at most `MAX_ASKED`
+of the headers it asks for besides the usual ones.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ EXPOSE_HEADERS = (
 )
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]{1,64}")  # a header name
 MAX_AGE = 600  # seconds a browser may keep a preflight's answer (Starlette's default)
+MAX_ASKED = 64  # header names a preflight may ask for: those past it are not allowed
+MAX_SHOWN = 200  # bytes of a refused origin said back
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,13 @@ class Cors:
     def preflight(self, origin: bytes, requested: bytes | None) -> Reply:
         """The answer to a preflight from `origin` asking to send `requested` headers."""
         if not self.allows(origin):
-            shown = origin.decode("latin-1")
+            shown = origin[:MAX_SHOWN].decode("latin-1")
             message = f"The origin {shown} may not call this server (see --cors-origins)."
             return Reply.message(403, {"message": message})
-        allowed = list(ALLOW_HEADERS)
-        for name in (requested or b"").decode("latin-1").lower().split(","):
-            if (name := name.strip()) and name not in allowed and _TOKEN.fullmatch(name):
-                allowed.append(name)
+        allowed = dict.fromkeys(ALLOW_HEADERS)
+        for name in (requested or b"").decode("latin-1").lower().split(",", MAX_ASKED)[:MAX_ASKED]:
+            if (name := name.strip()) and _TOKEN.fullmatch(name):
+                allowed[name] = None
         headers = (
             *self.headers(origin),
             *self._preflight,

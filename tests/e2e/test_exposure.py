@@ -112,3 +112,31 @@ def test_start_up__never_prints_a_url_password(launch: Launch, upstream: FakeUps
     server.stop()
     assert "S3cretPW" not in server.log()
     assert "user:***@127.0.0.1" in server.log()
+
+
+def test_cors__never_on_the_views_only_on_the_api(server: Server) -> None:
+    other = {"Origin": "http://evil.example"}
+    asks = {**other, "Access-Control-Request-Method": "GET"}
+    api = server.client.options("/api/user/leads", headers=asks)
+    assert api.status_code == 204
+    assert api.headers["access-control-allow-origin"] == "*"
+    for path in ("/_proxy/requests", "/_proxy/status", "/_proxy/scenario"):
+        preflight = server.client.options(path, headers=asks)
+        assert "access-control-allow-origin" not in preflight.headers, path
+        answer = server.client.get(path, headers=other)
+        assert "access-control-allow-origin" not in answer.headers, path
+
+
+def test_cors__a_preflight_asking_for_many_headers_is_bounded(server: Server) -> None:
+    names = ",".join(f"x-h-{index}" for index in range(5_000))  # within the head bound
+    asks = {"Origin": "http://a.example", "Access-Control-Request-Method": "GET"}
+    answer = server.client.options(
+        "/api/user/leads", headers={**asks, "Access-Control-Request-Headers": names}
+    )
+    assert answer.status_code == 204
+    allowed = answer.headers["access-control-allow-headers"].split(", ")
+    assert "authorization" in allowed
+    assert "x-h-0" in allowed
+    assert "x-h-63" in allowed
+    assert "x-h-64" not in allowed
+    assert len(allowed) < 100
