@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, TextIO
 
+from .shown import escaped, mask_phones, shown_client, shown_query
+
 FLUSH_EVERY = 1.0  # seconds
 MAX_LINES = 256  # written at once when this many are waiting
 
@@ -127,12 +129,14 @@ STATUS_PHRASES = {status.value: f"{status.value} {status.phrase}" for status in 
 def uvicorn_line(
     scope: Mapping[str, Any], method: str, path: str, query: bytes, status: int
 ) -> str:
-    """The line uvicorn's access log writes for a request, with its default format."""
+    """The line uvicorn's access log writes for a request, with its default format; phone
+    numbers masked, and nothing in it a terminal acts on or that ends the quoted field
+    (uvicorn writes the query and a forwarded client as they came)."""
     client = scope.get("client")
-    address = f"{client[0]}:{client[1]}" if client else ""
-    target = urllib.parse.quote(path)
+    address = f"{shown_client(client[0])}:{client[1]}" if client else ""
+    target = urllib.parse.quote(mask_phones(path), safe="/+*")  # a masked number reads as one
     if query:
-        target += "?" + query.decode("ascii", "replace")
+        target += "?" + escaped(shown_query(query))
     phrase = STATUS_PHRASES.get(status) or f"{status} "
     version = scope.get("http_version", "1.1")
-    return f'INFO:     {address} - "{method} {target} HTTP/{version}" {phrase}'
+    return f'INFO:     {address} - "{escaped(method)} {target} HTTP/{version}" {phrase}'

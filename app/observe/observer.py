@@ -19,11 +19,13 @@ from ..http.request import Head
 from ..http.service import Served
 from .access import AccessLog, json_line, uvicorn_line
 from .history import BY_X_CACHE, MOCK, History
-from .journal import Journal, mask_phones
+from .journal import Journal
+from .shown import escaped, mask_phones, shown_query
 from .stats import Stats
 
 Scope = Mapping[str, Any]
 LINES_KEPT = 1024
+LINE_KEPT_CHARS = 1024  # a longer line is made again each time: the kept ones stay small
 
 
 class Observer:
@@ -99,13 +101,15 @@ class Observer:
         )  # fmt: skip
         line = self._lines.get(same)
         if line is None:
-            if len(self._lines) >= LINES_KEPT:
-                self._lines.clear()
-            line = self._lines[same] = (
+            line = (
                 _proxy_line(head, status, cache, "-")
                 if cache is not None
                 else uvicorn_line(scope, head.method, head.path, head.query, status)
             )
+            if len(line) <= LINE_KEPT_CHARS:
+                if len(self._lines) >= LINES_KEPT:
+                    self._lines.clear()
+                self._lines[same] = line
         access.line(line)
 
     def _json_line(
@@ -119,8 +123,8 @@ class Observer:
             cache = served.cache.lower() if served.cache is not None else served.source
         return json_line(
             method=head.method,
-            path=head.path,
-            query=mask_phones(head.query.decode("latin-1")),
+            path=mask_phones(head.path),
+            query=shown_query(head.query),
             status=status,
             cache=cache,
             key=fingerprint_of(head.authorization),
@@ -132,4 +136,5 @@ class Observer:
 
 def _proxy_line(head: Head, status: int, cache: str, waited: str) -> str:
     key = fingerprint_of(head.authorization) or "-"
-    return f"{head.method} {head.path} {status} {cache} upstream={waited} key={key}"
+    request = escaped(f"{head.method} {mask_phones(head.path)}")
+    return f"{request} {status} {cache} upstream={waited} key={key}"
