@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any
 
 from cachetools import LRUCache
@@ -31,7 +32,7 @@ from .query import LeadsQuery, QueryError, paginate, parse_query
 from .replay import PRIVATE, Replay, page_base
 from .throttle import Throttle
 
-RENDERED_CACHE_BYTES = 64 * 1024 * 1024
+RENDERED_CACHE_BYTES = 32 * 1024 * 1024  # each of the two caches below, counted as _size says
 GENERATED_CACHE_ENTRIES = 8
 RETRY_AFTER_SECONDS = 60
 
@@ -93,15 +94,13 @@ class MockService:
         self._default_etag = fixtures.default.etag
         self._default_served = Served.of_mock(self._default)
         self._default_304 = Served.of_mock(self._default.not_modified())
-        self._rendered: LRUCache[Any, Reply] = LRUCache(
-            maxsize=rendered_cache_bytes, getsizeof=_size
+        self._rendered: LRUCache[Any, tuple[Reply, int]] = LRUCache(  # each with its _size
+            rendered_cache_bytes, itemgetter(1)
         )
         self._generated: LRUCache[tuple[int, int], Fixture] = LRUCache(GENERATED_CACHE_ENTRIES)
-        # Answers by raw query and Host, for hot_reply: mostly the same Reply
-        # objects as the rendered cache holds, within the same byte bound.
-        self._answered: LRUCache[tuple[str, bytes, bytes | None], Served] = LRUCache(
-            maxsize=rendered_cache_bytes, getsizeof=lambda served: _size(served.reply)
-        )
+        # Answers by raw query and Host, for hot_reply (mostly the rendered cache's replies).
+        self._answered: LRUCache[tuple[str, bytes, bytes | None], tuple[Served, int]]
+        self._answered = LRUCache(rendered_cache_bytes, itemgetter(1))
 
     def hot(self, head: Head) -> Served | None:
         """A listing with no scenario that was answered before: ready, or None.
@@ -120,10 +119,9 @@ class MockService:
         if not query:
             ready = self._default_served
         else:
-            found = self._answered.get((head.path.rstrip("/"), query, head.host))
-            if found is None:
+            if (found := self._answered.get((head.path.rstrip("/"), query, head.host))) is None:
                 return None
-            ready = found
+            ready = found[0]
         authorization = head.authorization
         if self.require_auth and bearer_token(authorization) is None:
             return UNAUTHENTICATED_SERVED
@@ -213,8 +211,9 @@ class MockService:
 
     def _remember(self, request: Incoming, reply: Reply) -> None:
         """Make this answer ready for the same path, raw query and Host (see hot)."""
-        if _size(reply) <= self._answered.maxsize:
-            self._answered[request.path, request.query, request.head.host] = Served.of_mock(reply)
+        key = (request.path, request.query, request.head.host)
+        if (size := _size(reply, *key)) <= self._answered.maxsize:
+            self._answered[key] = (Served.of_mock(reply), size)
 
     def _answer(self, request: Incoming, prefs: Preferences) -> Reply:
         token = bearer_token(request.head.authorization)
@@ -268,14 +267,14 @@ class MockService:
     def _render(self, source: Fixture, query: LeadsQuery, url: str) -> Reply:
         key = (source.etag, query, url if query.paginated else None)
         if (cached := self._rendered.get(key)) is not None:
-            return cached
+            return cached[0]
         selected = query.select(source.leads)
         data: Any = paginate(selected, query, url) if query.paginated else selected
         body = encode(data)
         reply = Reply.json(200, body, (b"etag", etag_of(body)), PRIVATE, EMULATED)
         reply = reply.with_gzip(gzip_of(body))
-        if _size(reply) <= self._rendered.maxsize:
-            self._rendered[key] = reply
+        if (size := _size(reply, url, *map("".join, query.carried))) <= self._rendered.maxsize:
+            self._rendered[key] = (reply, size)
         return reply
 
 
@@ -289,9 +288,11 @@ def walk_seed(request: Incoming) -> int:
     return int.from_bytes(hashlib.blake2b(material, digest_size=4).digest(), "big")
 
 
-def _size(reply: Reply) -> int:
-    """Bytes a ready reply holds, both forms, for the byte bounds."""
-    return len(reply.body) + len(reply.gzipped.body if reply.gzipped else b"") + 512
+def _size(reply: Reply, *key: str | bytes | None) -> int:
+    """Bytes a reply (both forms, headers) and its key's parts hold, 1 KiB for the objects."""
+    forms = (reply, reply.gzipped) if reply.gzipped else (reply,)
+    held = [form.body for form in forms] + [b"".join(pair) for f in forms for pair in f.headers]
+    return sum(map(len, held)) + sum(len(part or "") + 64 for part in key) + 1024
 
 
 def _generated(count: int, seed: int) -> Fixture:

@@ -28,6 +28,7 @@ from .cache import Entry
 
 _SCHEMES = frozenset({"http", "https"})
 THREAD_BYTES = 64 * 1024  # views of larger bodies are made on a thread
+KEPT_OVERHEAD = 512  # a kept view's slot: its key, the pair, the cache's bookkeeping
 
 
 def listing_url_of(upstream_base: str) -> str:
@@ -78,17 +79,34 @@ class Views:
         return Rebase(self.upstream, client, self)
 
     def get(self, entry: Entry, client: str) -> Entry | None:
-        kept = self._kept.get((id(entry), client))
-        return kept[1] if kept is not None and kept[0] is entry else None  # not a reused id
+        # By the entry's body: the entry a fill answers with and the one stored (the same
+        # but for its key's length) share one view; never one of a body whose id is reused.
+        kept = self._kept.get((id(entry.body), client))
+        if kept is None or not _same(kept[0], entry):
+            return None
+        return kept[1]
 
     def keep(self, entry: Entry, client: str, view: Entry) -> None:
         if _extra(entry, view) <= self._kept.maxsize:  # one too large is made each time
-            self._kept[id(entry), client] = (entry, view)
+            self._kept[id(entry.body), client] = (entry, view)
+
+
+def _same(kept: Entry, entry: Entry) -> bool:
+    """Whether a view made of `kept` is right for `entry`: the same body and deadlines."""
+    return kept is entry or (
+        kept.body is entry.body
+        and kept.hot_until == entry.hot_until
+        and kept.fresh_until == entry.fresh_until
+        and kept.stale_until == entry.stale_until
+        and kept.error_until == entry.error_until
+        and kept.stored_at == entry.stored_at
+    )
 
 
 def _extra(entry: Entry, view: Entry) -> int:
-    """What keeping a view costs on top of its entry (nothing much when it is the entry)."""
-    return 1 if view is entry else view.size
+    """What keeping a view costs on top of its entry: its slot and key (a listing URL of
+    a valid Host, a few hundred bytes at most), and its own bytes unless it is the entry."""
+    return KEPT_OVERHEAD if view is entry else view.size + KEPT_OVERHEAD
 
 
 class Rebase(NamedTuple):

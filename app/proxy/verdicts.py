@@ -97,7 +97,10 @@ class ReadyHits:
     def keep(
         self, request: tuple[object, ...], made: Served, *, until: float, generation: int
     ) -> None:
-        size = len(made.reply.body)
+        # The body, and what the key holds (an Authorization header may be long).
+        size = len(made.reply.body) + sum(
+            len(part) for part in request if isinstance(part, (bytes, str))
+        )
         if len(self._ready) >= self.LIMIT or self._bytes + size > self.max_bytes:
             self._ready.clear()
             self._bytes = 0
