@@ -232,7 +232,12 @@ def serve(args: argparse.Namespace) -> int:
 
     from .edge.factory import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
     from .edge.guard import GuardedHttpTools, configure  # noqa: PLC0415
-    from .edge.startup import raise_open_files, say_open_files  # noqa: PLC0415
+    from .edge.startup import (  # noqa: PLC0415
+        fingerprint_secret,
+        raise_open_files,
+        say_open_files,
+    )
+    from .http.keys import use_secret  # noqa: PLC0415
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -249,6 +254,8 @@ def serve(args: argparse.Namespace) -> int:
         "limit_concurrency": settings.limit_concurrency,
         "http": GuardedHttpTools,
     }
+    fingerprints = fingerprint_secret(settings)
+    use_secret(fingerprints)
     files = raise_open_files()  # before the workers start: they inherit it
     configure(settings.max_header_bytes, settings.header_timeout)
     say_open_files(files, GuardedHttpTools.max_connections)
@@ -258,7 +265,7 @@ def serve(args: argparse.Namespace) -> int:
         # that /proc shows), in a folder removed at exit; they share that
         # folder's counters, so that any of them can tell the totals.
         with tempfile.TemporaryDirectory(prefix="leads-proxy-") as folder:
-            os.environ[WORKER_ENV] = write_worker_settings(settings, Path(folder))
+            os.environ[WORKER_ENV] = write_worker_settings(settings, Path(folder), fingerprints)
             uvicorn.run(WORKER_APP, factory=True, workers=settings.workers, **options)
         return 0
     app = create_asgi(settings, fixtures=fixtures)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,20 @@ from playwright.sync_api import Browser, sync_playwright
 
 from tests.fake_upstream import FakeUpstream
 from tests.support import ROOT, Launch, Server, start_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Servers the tests start keep their state here, never in the user's home."""
+    folder = tmp_path_factory.mktemp("state")
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["XDG_STATE_HOME"]
+    else:
+        os.environ["XDG_STATE_HOME"] = before
+
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by scripts/test
 SCREENSHOTS = ROOT / ".cache" / "screenshots"  # kept after the run, to look at

@@ -15,12 +15,27 @@ from typing import Any
 import httpx
 
 from leads_proxy.fixtures.schema import LEADS, LeadsPage
+from leads_proxy.http.keys import fingerprint_of, use_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "fixtures"
 # The console script `uv sync` installs: what `scripts/serve` ends up running.
 LEADS_PROXY = str(Path(sys.executable).parent / "leads-proxy")
 AUTH = {"Authorization": "Bearer 1|test-key"}
+
+
+def state_home() -> Path:
+    """The state folders of the servers the tests start ($XDG_STATE_HOME, set by conftest)."""
+    return Path(os.environ["XDG_STATE_HOME"])
+
+
+def shown_fingerprint(authorization: str) -> str:
+    """The fingerprint servers started by the tests show for a key: keyed by the secret
+    the first of them made in the tests' state folder."""
+    use_secret((state_home() / "leads-proxy" / "fingerprint.key").read_bytes())
+    shown = fingerprint_of(authorization.encode())
+    assert shown is not None
+    return shown
 
 
 def free_port() -> int:

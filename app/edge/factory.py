@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ..fixtures.files import FixtureSet, load_fixtures
+from ..http.keys import use_secret
 from ..observe.access import AccessLog
 from ..observe.history import History
 from ..observe.journal import Journal
@@ -141,7 +142,7 @@ def _assemble(
     return app, parts, observer
 
 
-def write_worker_settings(settings: Settings, folder: Path) -> str:
+def write_worker_settings(settings: Settings, folder: Path, fingerprints: bytes) -> str:
     """Write what `serve --workers N` hands each worker into `folder`; the file's path.
 
     Every setting, secrets included, goes into a file only this user can read
@@ -157,7 +158,8 @@ def write_worker_settings(settings: Settings, folder: Path) -> str:
     path = folder / "settings.json"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump({"settings": values, "stats_dir": str(folder)}, file)
+        given = {"settings": values, "stats_dir": str(folder), "fingerprints": fingerprints.hex()}
+        json.dump(given, file)
     return str(path)
 
 
@@ -165,6 +167,7 @@ def worker_app() -> FastLeads:
     """One worker of `serve --workers N` (a uvicorn app factory)."""
     given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
     settings = Settings(**given["settings"])
+    use_secret(bytes.fromhex(given["fingerprints"]))
     from .guard import configure  # noqa: PLC0415 - uvicorn's, for the serving process only
 
     configure(settings.max_header_bytes, settings.header_timeout)

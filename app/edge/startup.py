@@ -1,9 +1,12 @@
-"""The start-up lines: what is served, how, and settings that do nothing here; and the
-open-files limit, raised at start."""
+"""The start-up lines: what is served, how, and settings that do nothing here; the
+open-files limit, raised at start; and the secret of shown key fingerprints."""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,8 @@ from ..settings.declarations import Settings
 from ..settings.values import Mode, ReplayMode
 
 RESERVED_FILES = 32  # open files kept back from connections, at least
+SECRET_FILE = "fingerprint.key"  # noqa: S105 - a file's name, in the state folder: the key of shown fingerprints
+SECRET_BYTES = 32
 
 log = logging.getLogger("leads_proxy")
 RECORD_ONLY = ("anonymize", "record_as_default", "max_recordings")
@@ -161,3 +166,60 @@ def open_files_room() -> int | None:
     if soft == resource.RLIM_INFINITY:
         return None
     return max(1, soft - open_now - max(RESERVED_FILES, soft // 10))
+
+
+def state_dir() -> Path:
+    """The server's state folder: $XDG_STATE_HOME/leads-proxy (~/.local/state/...)."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "leads-proxy"
+
+
+def fingerprint_secret(settings: Settings) -> bytes:
+    """The deployment's key for shown fingerprints (`http.keys.use_secret`): from
+    --key-secret when given (the same on every replica that shares a cache), else a
+    random one made once and kept in the state folder (0600); where it cannot be kept,
+    one for this run, said so."""
+    if settings.key_secret is not None:
+        return b"key-secret:" + settings.key_secret.get_secret_value().encode()
+    path = state_dir() / SECRET_FILE
+    try:
+        return _kept_secret(path)
+    except OSError as error:
+        log.warning(
+            "key fingerprints change at every start: no secret can be kept in %s (%s)",
+            path.parent,
+            error.strerror or error,
+        )
+        return secrets.token_bytes(SECRET_BYTES)
+
+
+def _kept_secret(path: Path) -> bytes:
+    """The secret in `path`, made there first if there is none (never following a link
+    or reading more than the secret; a file made whole, then linked into place)."""
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(secrets.token_bytes(SECRET_BYTES))
+    try:
+        os.link(made, path)  # fails where another process put its own first
+    except FileExistsError:
+        pass
+    finally:
+        made.unlink()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        secret: bytes = file.read(SECRET_BYTES + 1)
+    if len(secret) != SECRET_BYTES:
+        raise OSError(f"{path} does not hold a secret of {SECRET_BYTES} bytes")
+    return secret

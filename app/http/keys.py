@@ -1,17 +1,20 @@
-"""The API key: the bearer token out of an Authorization header, and its fingerprint.
+"""The API key: the bearer token out of an Authorization header, and its fingerprints.
 
 A key is shown, wherever leads-proxy shows one (access lines of both formats,
-the journal, the status page's cooling list, log lines, the recordings'
-index), as one fingerprint: 8 hex digits of a BLAKE2b digest of the key,
-personalised for leads-proxy. The same key has the same fingerprint in every
-process, on every machine and after every restart, so an operator can follow
-it across the views and across replicas; a recording made on one machine is
-replayed for the same key on another.
+the journal, the status page's cooling list, log lines), as one fingerprint:
+8 hex digits of a BLAKE2b MAC of the key under the deployment's secret
+(`use_secret`: derived from --key-secret when given, else a random secret the
+server keeps in its state folder). The same key has the same fingerprint in
+every process of a deployment and after every restart, so an operator can
+follow it across the views and across replicas; and since the secret is not
+known to whoever reads a view, a fingerprint cannot be checked against guessed
+keys (a plain hash of `1|abc` was found in 731 guesses).
 
-It cannot be turned back into the key: the digest is one-way, and 32 bits are
-far fewer than a key holds, so each fingerprint stands for countless keys.
-What it does not stop is a guess being checked against it: a key short enough
-to be guessed must not be relied on.
+Recordings travel between machines (a fixtures folder in git, replayed in CI),
+so their index names a key by `key_fingerprint`: a digest personalised for
+leads-proxy with no secret, the same everywhere. It too cannot be turned back
+into the key (32 bits stand for countless keys), but a guess can be checked
+against it: a recorded key short enough to be guessed must not be relied on.
 
 (The cache's own keys, in memory and in Redis, are an HMAC of the key under a
 secret, `proxy.cache.KeyMaker`, and are never shown.)
@@ -21,10 +24,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import secrets
+
+# The key of shown fingerprints: random until the server sets its deployment's.
+_shown_key = [secrets.token_bytes(32)]
+
+
+def use_secret(secret: bytes) -> None:
+    """Key the shown fingerprints with the deployment's secret (at start, in each process)."""
+    _shown_key[0] = hashlib.blake2b(secret, digest_size=32, person=b"leads-shown-key").digest()
+    fingerprint_of.cache_clear()
 
 
 def key_fingerprint(token: bytes) -> str:
-    """The fingerprint of an API key (never the key itself)."""
+    """The recordings' fingerprint of an API key: the same on every machine."""
     return hashlib.blake2b(token, digest_size=4, person=b"leads-recording").hexdigest()
 
 
@@ -37,10 +50,12 @@ def bearer_token(authorization: bytes | None) -> bytes | None:
 
 @functools.lru_cache(maxsize=4096)
 def fingerprint_of(authorization: bytes | None) -> str | None:
-    """The fingerprint of an Authorization header's bearer token; None without one.
+    """The shown fingerprint of an Authorization header's bearer token; None without one.
 
     Memoized: the same few headers come again and again, and this is asked for
     every access line and journal entry shown.
     """
     token = bearer_token(authorization)
-    return None if token is None else key_fingerprint(token)
+    if token is None:
+        return None
+    return hashlib.blake2b(token, digest_size=4, key=_shown_key[0]).hexdigest()

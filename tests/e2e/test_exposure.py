@@ -6,12 +6,14 @@ opened with (Chromium). No URL password is printed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from leads_proxy.http.keys import key_fingerprint
 from tests.fake_upstream import FakeUpstream
 from tests.support import AUTH, Launch, Server, clean_env
 
@@ -140,3 +142,59 @@ def test_cors__a_preflight_asking_for_many_headers_is_bounded(server: Server) ->
     assert "x-h-63" in allowed
     assert "x-h-64" not in allowed
     assert len(allowed) < 100
+
+
+def journal_key(server: Server) -> str:
+    assert server.client.get("/api/user/leads", headers=AUTH).status_code == 200
+    key: str = server.client.get("/_proxy/requests").json()["requests"][0]["key"]
+    return key
+
+
+def test_fingerprints__keyed_by_a_secret_kept_in_the_state_folder(
+    launch: Launch, tmp_path: Path
+) -> None:
+    first, other = tmp_path / "first", tmp_path / "other"
+    shown = journal_key(launch(env=clean_env(XDG_STATE_HOME=str(first))))
+    secret = first / "leads-proxy" / "fingerprint.key"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert len(secret.read_bytes()) == 32
+    assert journal_key(launch(env=clean_env(XDG_STATE_HOME=str(first)))) == shown  # restarted
+    # Another deployment, another secret: the same key is another fingerprint, and
+    # neither is the plain digest a dictionary could be checked against.
+    assert journal_key(launch(env=clean_env(XDG_STATE_HOME=str(other)))) != shown
+    token = AUTH["Authorization"].removeprefix("Bearer ").encode()
+    assert shown != key_fingerprint(token)
+    assert token not in secret.read_bytes()
+
+
+def test_fingerprints__the_same_on_replicas_that_share_a_key_secret(
+    launch: Launch, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    shared = ("--mode", "proxy", "--upstream-url", upstream.url, "--key-secret", "s" * 32)
+    shown = [
+        journal_key(launch(*shared, env=clean_env(XDG_STATE_HOME=str(tmp_path / name))))
+        for name in ("a", "b")
+    ]
+    assert shown[0] == shown[1]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link", "short", "folder"])
+def test_fingerprints__a_state_file_that_is_no_secret_is_said_and_not_read(
+    launch: Launch, tmp_path: Path, kind: str
+) -> None:
+    folder = tmp_path / "state" / "leads-proxy"
+    folder.mkdir(parents=True)
+    path = folder / "fingerprint.key"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would wait forever
+    elif kind == "link":
+        (tmp_path / "elsewhere").write_bytes(b"x" * 32)
+        path.symlink_to(tmp_path / "elsewhere")
+    elif kind == "short":
+        path.write_bytes(b"short")
+    else:
+        path.mkdir()
+    server = launch(env=clean_env(XDG_STATE_HOME=str(tmp_path / "state")))
+    assert journal_key(server)
+    assert "key fingerprints change at every start" in server.log()
+    assert "Traceback" not in server.log()

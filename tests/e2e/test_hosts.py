@@ -82,7 +82,8 @@ def test_hosts__a_refused_host_changes_nothing(launch: Launch) -> None:
     ids=["two", "empty", "json", "port-0", "bad-v6"],
 )
 def test_hosts__a_host_header_that_names_no_host_is_a_400(server: Server, head: bytes) -> None:
-    status, top, body = raw(server, b"GET /leads HTTP/1.1\r\n" + head + b"Connection: close\r\n\r\n")
+    request = b"GET /leads HTTP/1.1\r\n" + head + b"Connection: close\r\n\r\n"
+    status, top, body = raw(server, request)
     assert status == 400, body
     assert b"content-type: application/json" in top
     assert json.loads(body)["message"].startswith("The Host header does not name a host")

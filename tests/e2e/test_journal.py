@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from leads_proxy.http.keys import key_fingerprint
 from tests.fake_upstream import FakeUpstream
-from tests.support import Launch, clean_env, eventually
+from tests.support import Launch, clean_env, eventually, shown_fingerprint
 
 KEY = "4|journal-app-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -25,7 +24,7 @@ def test_journal__says_what_each_request_asked_and_got(launch: Launch) -> None:
     assert [entry["status"] for entry in found] == [401, 200, 200]  # newest first
     unauthenticated, preferred, filtered = found
     assert filtered["query"] == "status=completed&phone_number=+**********67"
-    assert filtered["key"] == key_fingerprint(KEY.encode())
+    assert filtered["key"] == shown_fingerprint(f"Bearer {KEY}")
     assert (filtered["method"], filtered["path"], filtered["source"]) == (
         "GET", "/api/user/leads", "emulated"
     )  # fmt: skip

@@ -8,7 +8,7 @@ import io
 from collections.abc import Mapping
 from time import perf_counter
 
-from leads_proxy.http.keys import fingerprint_of
+from leads_proxy.http.keys import fingerprint_of, key_fingerprint, use_secret
 from leads_proxy.http.reply import Reply
 from leads_proxy.http.request import Head
 from leads_proxy.http.service import Served
@@ -150,3 +150,14 @@ def test_observer__remembers_a_bounded_number_of_lines() -> None:
         observer.saw({}, _head(b"Bearer %d" % n), 200, hit, perf_counter())
     assert len(observer._lines) <= LINES_KEPT
     assert len(access._lines) == LINES_KEPT * 3
+
+
+def test_fingerprints__are_keyed_by_the_deployments_secret() -> None:
+    use_secret(b"one deployment")
+    one = fingerprint_of(b"Bearer 1|abc")
+    use_secret(b"another deployment")
+    another = fingerprint_of(b"Bearer 1|abc")
+    use_secret(b"one deployment")
+    assert fingerprint_of(b"Bearer 1|abc") == one != another
+    assert one != key_fingerprint(b"1|abc")  # no plain digest a dictionary finds
+    assert fingerprint_of(b"Bearer 1|abd") != one

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from leads_proxy.edge.factory import create_app
 from leads_proxy.edge.modes import Outside
-from leads_proxy.http.keys import key_fingerprint
+from leads_proxy.http.keys import fingerprint_of
 from leads_proxy.http.reply import Reply
 from leads_proxy.http.request import Head
 from leads_proxy.http.service import Served
@@ -228,7 +228,7 @@ def noted(app: FastAPI) -> Journal:
         ("?status=401", [401]),
         ("?path=/leads", [401]),
         ("?limit=1", [200]),
-        (f"?key={key_fingerprint(b'1|admin-test-key')}", [200, 200]),
+        (f"?key={fingerprint_of(b'Bearer 1|admin-test-key')}", [200, 200]),
         ("?cache=emulated", [200, 401, 200]),
         ("?cache=hit", []),
     ],

@@ -261,7 +261,9 @@ def test_head__whitespace_the_parser_skips_counts_in_a_pipelined_head() -> None:
 def test_head__a_body_in_the_same_read_is_not_head() -> None:
     connection = Connection()
     body = b"x" * (BOUND * 4)
-    head = b"POST /api/user/lead HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /api/user/lead HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (
+        len(body)
+    )
     connection.send(head + body + START + b"\r\n")
     connection.send(START + b"X: " + b"y" * 900 + b"\r\n\r\n")
     assert connection.statuses() == [200, 200, 200]

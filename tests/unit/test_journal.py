@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leads_proxy.http.keys import key_fingerprint
+from leads_proxy.http.keys import fingerprint_of
 from leads_proxy.http.reply import Reply
 from leads_proxy.http.request import Head
 from leads_proxy.http.service import Served
@@ -44,7 +44,7 @@ def test_journal__bounded_newest_first_with_fields_worked_out_on_reading() -> No
     entries = journal.entries()
     assert [entry["query"][-3:] for entry in entries] == ["n=4", "n=3", "n=2"]
     first = entries[0]
-    assert first["key"] == key_fingerprint(b"1|journal-secret-key")
+    assert first["key"] == fingerprint_of(b"Bearer 1|journal-secret-key")
     assert "journal-secret-key" not in repr(entries)
     assert "971501234567" not in first["query"]
     assert first["query"].startswith("phone_number=+**********67")
@@ -66,7 +66,7 @@ def test_journal__filters_and_clear(tmp_path: Path) -> None:
     assert [e["status"] for e in journal.entries(cache="hit")] == [200]
     assert len(journal.entries(status=401)) == 1
     assert len(journal.entries(path="/api/user/leads/7")) == 1
-    assert len(journal.entries(key=key_fingerprint(b"1|journal-secret-key"))) == 2
+    assert len(journal.entries(key=fingerprint_of(b"Bearer 1|journal-secret-key"))) == 2
     assert len(journal.entries(limit=1)) == 1
     assert journal.entries(since=101.0) == []  # noted at about 100 by the journal's clock
     journal.clear()
