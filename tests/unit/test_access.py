@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from time import perf_counter
 
+import pytest
+
+from leads_proxy.http import keys
 from leads_proxy.http.keys import fingerprint_of, key_fingerprint, use_secret
 from leads_proxy.http.reply import Reply
 from leads_proxy.http.request import Head
@@ -152,6 +155,16 @@ def test_observer__remembers_a_bounded_number_of_lines() -> None:
     assert len(access._lines) == LINES_KEPT * 3
 
 
+@pytest.fixture
+def own_secret() -> Iterator[None]:
+    """The test's own fingerprint secret, the process's given back after."""
+    before = keys._shown_key[0]
+    yield
+    keys._shown_key[0] = before
+    fingerprint_of.cache_clear()
+
+
+@pytest.mark.usefixtures("own_secret")
 def test_fingerprints__are_keyed_by_the_deployments_secret() -> None:
     use_secret(b"one deployment")
     one = fingerprint_of(b"Bearer 1|abc")

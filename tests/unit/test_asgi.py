@@ -474,7 +474,7 @@ def test_other__an_allowed_origin_gets_our_cors_headers_in_place_of_the_apps() -
     assert sent.header(b"content-type") == b"text/plain"
 
 
-@pytest.mark.parametrize("path", ["/api/user/leads", "/_proxy/requests", "/api/user/lead"])
+@pytest.mark.parametrize("path", ["/api/user/leads", "/api/user/lead"])
 def test_other__a_preflight_is_answered_without_reaching_the_app(path: str) -> None:
     edge = Edge(FakeService(ready=READY), cors=app_cors())
     sent = edge.run(
@@ -490,6 +490,15 @@ def test_other__a_preflight_is_answered_without_reaching_the_app(path: str) -> N
     assert edge.app.scopes == []
     assert edge.service.heads == []
     assert f'"OPTIONS {path} HTTP/1.1" 204 No Content' in edge.lines()[0]
+
+
+def test_other__the_views_answer_no_other_origin() -> None:
+    edge = Edge(FakeService(ready=READY), cors=app_cors())
+    asks = ((b"origin", APP_ORIGIN), (b"access-control-request-method", b"GET"))
+    for method in ("OPTIONS", "GET"):
+        sent = edge.run(method, "/_proxy/requests", *asks)
+        assert sent.header(b"access-control-allow-origin") is None
+    assert len(edge.app.scopes) == 2  # the app answers them, as any request of its own
 
 
 def test_other__a_preflight_from_another_origin_is_a_403_without_reaching_the_app() -> None:
