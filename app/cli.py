@@ -25,6 +25,7 @@ from .commands.fixtures import (
     validate,
 )
 from .fixtures.files import FixtureError, load_fixtures
+from .fixtures.record import out_of
 from .settings.declarations import DEFAULT_UPSTREAM, Settings
 from .settings.field import GROUPS
 from .settings.text import SettingsError, choices, env_name, extra, flag_name, load_settings
@@ -219,6 +220,8 @@ def serve(args: argparse.Namespace) -> int:
             (settings.fixtures / "leads").mkdir(parents=True, exist_ok=True)
         except OSError as error:
             return fail(f"--fixtures {settings.fixtures}: cannot record there ({error.strerror})")
+        if (outside := out_of(settings.fixtures)) is not None:
+            return fail(f"--fixtures {settings.fixtures}: {outside}")
     try:
         fixtures = load_fixtures(settings.fixtures) if settings.needs_fixtures else None
     except FixtureError as error:

@@ -245,3 +245,22 @@ def test_contract__exit_2_when_it_cannot_check(
     assert says in result.stderr
     assert KEY not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("part", ["recordings", "leads"])
+def test_record__a_folder_that_leads_out_of_the_fixtures_is_refused_at_start(
+    tmp_path: Path, upstream: FakeUpstream, part: str
+) -> None:
+    fixtures, outside = tmp_path / "recorded", tmp_path / "outside"
+    fixtures.mkdir()
+    outside.mkdir()
+    (fixtures / part).symlink_to(outside)
+    result = subprocess.run(
+        [LEADS_PROXY, "serve", "--mode", "record", "--upstream-url", upstream.url,
+         "--fixtures", str(fixtures), "--port", "9"],
+        capture_output=True, text=True, timeout=60, check=False, env=clean_env(),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"{fixtures / part} leads out of the fixtures folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(outside.iterdir()) == []
