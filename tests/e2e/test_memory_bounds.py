@@ -1,0 +1,103 @@
+"""Memory that grows with input stays within the stated bounds, read from /proc.
+
+A hostile client sends what a server keeps: unique queries, each a ready
+answer (mock mode) or a cache entry, its view and a ready hit (proxy mode), a
+journal entry and an access line. What each holds (its key and headers too, not
+the body alone) is counted against the byte bounds, so the server's resident
+memory grows by less than those bounds and an allowance, however many come.
+(Huge Host values, the other probe, are refused before anything is kept since
+--allowed-hosts; tests/unit/test_memory_accounting.py counts them where kept.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fake_upstream import FakeUpstream
+from tests.support import AUTH, Launch, Server, clean_env
+
+MIB = 1024 * 1024
+QUERIES = 20_000
+PAD = "x" * 2000  # a long query, kept as a key (the longest answer 414)
+CLIENTS = 4
+# Mock mode keeps at most 2 x 32 MiB of ready answers, the journal at most its
+# 1000 entries of bounded size; the rest is the allocator's slack. Measured: 46 MiB
+# (150 MiB when only the bodies were counted).
+MOCK_GROWTH_MIB = 100
+# Proxy mode with --max-bytes 8 MiB: the cache, its views and ready hits (16 MiB
+# in all), the remembered keys (8 MiB), the journal and the slack. Measured: 27 MiB
+# (75 MiB before).
+PROXY_GROWTH_MIB = 50
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def rss_mib(server: Server) -> float:
+    """The server's resident memory (VmRSS), in MiB."""
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def send_all(server: Server, requests: Iterable[tuple[str, dict[str, str]]]) -> None:
+    """Every (path, headers) sent, on a few connections at once; each answered."""
+    work = list(requests)
+    failures: list[str] = []
+
+    def client(part: list[tuple[str, dict[str, str]]]) -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            for path, headers in part:
+                status = http.get(path, headers=headers).status_code
+                if status >= 500:
+                    failures.append(f"{path[:80]}: {status}")
+
+    threads = [threading.Thread(target=client, args=(work[n::CLIENTS],)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def grown(server: Server, load: Callable[[], None]) -> float:
+    send_all(server, [(f"/api/user/leads?warm={n}&page=1", AUTH) for n in range(200)])
+    before = rss_mib(server)
+    load()
+    return rss_mib(server) - before
+
+
+def test_memory__mock_mode_holds_unique_queries_within_its_bounds(launch: Launch) -> None:
+    server = launch()
+
+    def load() -> None:
+        send_all(
+            server,
+            [(f"/api/user/leads?status=completed&u={n}&pad={PAD}", AUTH) for n in range(QUERIES)],
+        )
+
+    growth = grown(server, load)
+    assert growth < MOCK_GROWTH_MIB, f"grew {growth:.0f} MiB"
+
+
+def test_memory__proxy_mode_holds_unique_queries_within_max_bytes(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    env = clean_env(
+        LEADS_PROXY_MODE="proxy",
+        LEADS_PROXY_UPSTREAM_URL=upstream.url,
+        LEADS_PROXY_MAX_BYTES=str(8 * MIB),
+    )
+    server = launch(env=env)
+
+    def load() -> None:
+        # Each a miss: an entry, its view for this Host; hits are ready hits too.
+        queries = [f"/api/user/leads?status=completed&u={n}" for n in range(QUERIES)]
+        send_all(server, [(path, AUTH) for path in queries + queries[-2000:]])
+
+    growth = grown(server, load)
+    assert growth < PROXY_GROWTH_MIB, f"grew {growth:.0f} MiB"
