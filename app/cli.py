@@ -236,6 +236,7 @@ def serve(args: argparse.Namespace) -> int:
     from .edge.factory import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
     from .edge.guard import GuardedHttpTools, configure  # noqa: PLC0415
     from .edge.startup import (  # noqa: PLC0415
+        files_kept_back,
         fingerprint_secret,
         raise_open_files,
         say_open_files,
@@ -260,7 +261,7 @@ def serve(args: argparse.Namespace) -> int:
     fingerprints = fingerprint_secret(settings)
     use_secret(fingerprints)
     files = raise_open_files()  # before the workers start: they inherit it
-    configure(settings.max_header_bytes, settings.header_timeout)
+    configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
     say_open_files(files, GuardedHttpTools.max_connections)
     if settings.workers > 1:
         # Each worker builds its own app from the settings handed down in a

@@ -34,7 +34,7 @@ from .errors import add_error_handlers
 from .hosts import AllowedHosts
 from .modes import Outside, Wiring, wiring
 from .openapi import exact_openapi
-from .startup import say_what_serves
+from .startup import files_kept_back, say_what_serves
 
 WORKER_ENV = "_LEADS_PROXY_WORKER"  # the file of settings `serve --workers N` hands each worker
 
@@ -170,5 +170,5 @@ def worker_app() -> FastLeads:
     use_secret(bytes.fromhex(given["fingerprints"]))
     from .guard import configure  # noqa: PLC0415 - uvicorn's, for the serving process only
 
-    configure(settings.max_header_bytes, settings.header_timeout)
+    configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
     return create_asgi(settings, stats_dir=Path(given["stats_dir"]))

@@ -273,11 +273,14 @@ def _bound_heads(max_head_bytes: int, head_seconds: float) -> None:
     )
 
 
-def configure(max_head_bytes: int, head_seconds: float) -> None:
+def configure(
+    max_head_bytes: int, head_seconds: float, kept_back: int = 0, per_connection: int = 1
+) -> None:
     """Set the bounds (and the answers that tell them) for every connection to come:
-    the head's, and the connections this process can hold open, as it stands now."""
+    the head's, and the connections this process can hold open, as it stands now
+    (`startup.open_files_room`)."""
     _bound_heads(max_head_bytes, head_seconds)
-    room = GuardedHttpTools.max_connections = open_files_room()
+    room = GuardedHttpTools.max_connections = open_files_room(kept_back, per_connection)
     GuardedHttpTools.full = refusal(
         503,
         "Service Unavailable",

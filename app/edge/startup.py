@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ..fixtures.files import FixtureSet
+from ..proxy.upstream import UPSTREAM_CONNECTIONS
 from ..settings.declarations import Settings
 from ..settings.values import Mode, ReplayMode
 
@@ -151,9 +152,18 @@ def _say_proxy(settings: Settings, fixtures: FixtureSet | None) -> None:
         )
 
 
-def open_files_room() -> int | None:
+def files_kept_back(settings: Settings) -> tuple[int, int]:
+    """What connections to clients leave of the open files: the upstream's connections
+    kept back (proxy and record modes), and the files each client's request may hold
+    (two with Redis: its own and one to Redis)."""
+    upstream = 0 if settings.mode is Mode.MOCK else UPSTREAM_CONNECTIONS
+    return upstream, 2 if settings.cache_url is not None else 1
+
+
+def open_files_room(kept_back: int = 0, per_connection: int = 1) -> int | None:
     """The connections this process can hold open: its open-files limit, less the files
-    open now and those kept back (`RESERVED_FILES`). None where it cannot tell."""
+    open now, those kept back (`RESERVED_FILES`, and `kept_back` for the upstream), and
+    shared by what each connection may hold. None where it cannot tell."""
     if sys.platform == "win32":
         return None
     import resource  # noqa: PLC0415 - not on Windows
@@ -165,7 +175,8 @@ def open_files_room() -> int | None:
         return None
     if soft == resource.RLIM_INFINITY:
         return None
-    return max(1, soft - open_now - max(RESERVED_FILES, soft // 10))
+    left = soft - open_now - max(RESERVED_FILES, soft // 10) - kept_back
+    return max(1, left // per_connection)
 
 
 def state_dir() -> Path:

@@ -36,6 +36,7 @@ from .pacing import FILL, OTHER, Pace, Pacer
 # The most of an answer's body read, as it came or decoded: far above any page
 # of leads (--max-entry-bytes decides what is cached), far below what hurts.
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
+UPSTREAM_CONNECTIONS = 100  # open at once, at most (each an open file: edge.startup)
 
 
 class UpstreamTooLarge(UpstreamGarbage):
@@ -79,7 +80,7 @@ class Upstream:
         # one key's answers into another key's requests. It also saves the
         # client's per-request work (cookies, auth, redirects, URL merging).
         self._transport = transport or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            limits=httpx.Limits(max_connections=UPSTREAM_CONNECTIONS, max_keepalive_connections=20)
         )
         self._timeouts = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._pacer = pacer or Pacer(max_rps, clock=clock)

@@ -5,6 +5,7 @@ process can hold open are a JSON 503 rather than a reset, and so are requests pa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import select
@@ -16,7 +17,9 @@ import httpx
 import pytest
 
 from leads_proxy.edge.startup import RESERVED_FILES
-from tests.support import AUTH, Launch, Server, eventually
+from leads_proxy.proxy.upstream import UPSTREAM_CONNECTIONS
+from tests.fake_upstream import FakeUpstream
+from tests.support import AUTH, Launch, Server, clean_env, eventually
 
 BOUND = 8192
 START = (
@@ -183,13 +186,19 @@ def test_connections__past_limit_concurrency_the_503_is_json(launch: Launch) -> 
 # Started as `leads-proxy serve`, with its soft AND hard limit on open files set
 # low first, so that the server cannot raise its way out of the case.
 FILES = 128
-LOW_FILES = (
-    sys.executable,
-    "-c",
-    "import os, resource, sys; "
-    f"resource.setrlimit(resource.RLIMIT_NOFILE, ({FILES}, {FILES})); "
-    "os.execv(sys.argv[1], sys.argv[1:])",
-)
+
+
+def low_files(files: int) -> tuple[str, ...]:
+    return (
+        sys.executable,
+        "-c",
+        "import os, resource, sys; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({files}, {files})); "
+        "os.execv(sys.argv[1], sys.argv[1:])",
+    )
+
+
+LOW_FILES = low_files(FILES)
 
 
 def test_connections__past_the_open_files_limit_get_a_json_503_not_a_reset(
@@ -230,4 +239,43 @@ def test_connections__past_the_open_files_limit_get_a_json_503_not_a_reset(
         assert b"retry-after: 1" in head.lower()
         assert json.loads(body)["message"].startswith("The server is busy")
     eventually(lambda: httpx.get(f"{server.url}/api/user/leads", headers=AUTH).status_code == 200)
+    assert "Traceback" not in server.log()
+
+
+async def _ask(port: int, index: int) -> bytes:
+    """One listing request with a key of its own; what came back, or b"RESET"."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n"
+            b"Authorization: Bearer 1|burst-%d\r\nConnection: close\r\n\r\n" % index
+        )
+        answer = await asyncio.wait_for(reader.read(), timeout=30)
+        writer.close()
+    except (ConnectionResetError, BrokenPipeError):
+        return b"RESET"
+    return answer
+
+
+def test_connections__proxy_mode_keeps_files_back_for_its_upstream(
+    launch: Launch, upstream: FakeUpstream
+) -> None:
+    # Every request a miss that holds an upstream connection for a while: the
+    # files those take are kept back, so clients past the room get the JSON 503.
+    files = 384
+    server = launch("--mode", "proxy", "--upstream-url", upstream.url,
+                    wrapper=low_files(files), env=clean_env())  # fmt: skip
+    said = re.search(r"up to (\d+) connections", server.log())
+    assert said, server.log()
+    assert 100 < int(said[1]) < files - UPSTREAM_CONNECTIONS
+
+    async def burst() -> list[bytes]:
+        return await asyncio.gather(*(_ask(server.port, index) for index in range(300)))
+
+    with upstream.behaving(delay=1.0):
+        answers = asyncio.run(burst())
+    statuses = [answer.split(b" ", 2)[1] if answer != b"RESET" else b"RESET" for answer in answers]
+    assert b"RESET" not in statuses, statuses.count(b"RESET")
+    assert set(statuses) <= {b"200", b"503"}, set(statuses)
+    assert statuses.count(b"200") > 0
     assert "Traceback" not in server.log()
