@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,7 +35,15 @@ async def health(settings: SettingsDep) -> dict[str, str]:
     return {"status": "ok", "mode": settings.mode.value}
 
 
-@router.get("/requests", dependencies=[Depends(viewer)])
+async def given_once(request: Request) -> None:
+    """A dependency: each query parameter comes once (FastAPI would take the last)."""
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    if twice := sorted(name for name, count in counts.items() if count > 1):
+        problem = {"type": "value_error", "msg": f"The {twice[0]} parameter may be given once."}
+        raise RequestValidationError([{**problem, "loc": ("query", name)} for name in twice])
+
+
+@router.get("/requests", dependencies=[Depends(viewer), Depends(given_once)])
 async def requests(  # noqa: PLR0917 - the journal's filters, by name
     journal: JournalDep,
     path: str | None = None,

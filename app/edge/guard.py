@@ -7,13 +7,14 @@ past the open-files limit new connections were reset. `GuardedHttpTools` is
 that protocol with
 - `--max-header-bytes` on each request's head (request line and headers),
   past which the client gets 431, however the head is split across reads;
-- `--header-timeout` from the head's first byte, past which it gets 408;
+- `--header-timeout` from the head's first byte, past which it gets 408 (and
+  the same bounds on a body's time, and on a chunked body's framing and trailers);
 - the connections this process can hold open (`configure` reads its
   open-files limit), past which a new connection gets 503 at once;
 - `--limit-concurrency`'s 503, and a head the parser cannot read (400), in JSON
   where uvicorn answers text.
-Every answer is a JSON body in the API's shape, and the connection is closed
-after it. `configure` sets the bounds, in the server process and in each worker.
+Every answer is JSON in the API's shape, and the connection is closed after it.
+`configure` sets the bounds, in the server process and in each worker.
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import defaults
+from . import refusals
 from .hosts import target_host
-from .refusals import RETRY_AFTER, busy, drain, refusal
+from .refusals import busy, drain, refusal
 from .startup import open_files_room
 
 LINGER_SECONDS = 2.0
-# Open files kept back from connections, for what the server opens itself
-# (upstream and Redis connections, files) and for the answers that turn
-# connections away: a tenth of the limit, and at least this many.
 WARN_EVERY = 60.0  # seconds between warnings that connections are turned away
 END = b"\r\n\r\n"  # a head's last line and the blank line after it
 
@@ -47,7 +46,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     max_head_bytes = defaults.MAX_HEADER_BYTES
     head_seconds = defaults.HEADER_TIMEOUT
     max_connections: int | None = None  # None: no bound of this protocol's own
-    too_large = too_slow = full = b""
+    too_large = too_slow = too_framed = full = b""
     invalid = refusal(400, "Bad Request", "Invalid HTTP request received.")
     warned_at = float("-inf")
 
@@ -59,21 +58,21 @@ class GuardedHttpTools(HttpToolsProtocol):
         # last blank line). A head that ends in a part within the bound together with
         # what may come before it is within the bound; only one that does not is
         # measured (`_head_size`), with that part (`_read`) and the one before's end.
-        self._may_be_head = 0
-        self._measure = False
+        self._may_be_head, self._measure = 0, False
         self._read = self._tail = b""
         self._first: object = None  # the cycle before the read being measured
-        self._refused = False
-        self._stopped = self._owed = b""
-        # uvicorn's --limit-concurrency answers text/plain: the same rule is kept
-        # here (on_headers_complete), answered in JSON.
+        self._refused, self._stopped, self._owed = False, b"", b""
+        # A body's bytes read and its data: the rest, chunk framing and trailers
+        # (uvicorn keeps every trailer line, unbounded), is bounded as a head is.
+        self._bodied: object = None
+        self._framed = self._data = 0
+        # uvicorn's --limit-concurrency, kept here (on_headers_complete) in JSON.
         self._concurrency, self.limit_concurrency = self.limit_concurrency, None
         # When the current head's first byte came (None: no head pending). One
         # check per connection every `head_seconds`, not a timer per request,
         # and no hook of the parser's: this runs on every request.
         self._head_since: float | None = self.loop.time()
-        # When the current request's body began to be awaited (None: none pending):
-        # it must end within `head_seconds` too, answered or not.
+        # When the body began to be awaited (None: none): it too ends in head_seconds.
         self._body_since: float | None = None
         self._checker = self.loop.call_later(self.head_seconds, self._check_head)
         room = self.max_connections
@@ -142,15 +141,28 @@ class GuardedHttpTools(HttpToolsProtocol):
             if self._may_be_head > self.max_head_bytes:
                 self._refuse(self.too_large)
         if cycle is not None and (cycle.more_body or cycle.response_complete):
-            self._after_read(cycle)  # rarely: a body, or a read after an answer
+            self._after_read(cycle, size if in_body else 0)  # rarely: a body, or after
         return True
 
-    def _after_read(self, cycle: Any) -> None:
-        """Bound the body's time; re-arm keep-alive, which uvicorn stops at every read
-        and restarts only as an answer completes (a late body held it open forever)."""
+    def on_body(self, body: bytes) -> None:
+        if self.cycle is not self._bodied:
+            self._bodied, self._framed, self._data = self.cycle, 0, 0
+        self._data += len(body)
+        HttpToolsProtocol.on_body(self, body)
+
+    def _after_read(self, cycle: Any, framed: int) -> None:
+        """Bound the body's time and framing; re-arm keep-alive, which uvicorn stops at
+        every read and restarts only as an answer completes (a late body held it open
+        forever)."""
         if cycle.more_body:
             if self._body_since is None:
                 self._body_since = self.loop.time()
+            if cycle is not self._bodied:
+                self._bodied, self._framed, self._data = cycle, 0, 0
+            self._framed += framed
+            # Each chunk's size line and ends may be several times a tiny chunk's data.
+            if self._framed - self._data > self.max_head_bytes + 8 * self._data:
+                self._end_body(self.too_framed)
             return
         self._body_since = None
         if (
@@ -205,16 +217,22 @@ class GuardedHttpTools(HttpToolsProtocol):
         now = self.loop.time()
         since = min(now if t is None else t for t in (self._head_since, self._body_since))
         if now - since >= self.head_seconds:
-            cycle = self.cycle
-            if self._head_since is not None or cycle is None:
+            if self._head_since is not None or self.cycle is None:
                 self._refuse(self.too_slow)
-            elif not cycle.response_started:  # the app waits on a body that does not come
-                self._refused = True
-                self._send(self.too_slow)  # its wait ends as the connection does
             else:
-                self.transport.close()  # a body still coming after its answer: no more to say
+                self._end_body(self.too_slow)
             return
         self._checker = self.loop.call_at(since + self.head_seconds, self._check_head)
+
+    def _end_body(self, answer: bytes) -> None:
+        """A body that may go on no longer: the answer now where none began (the app,
+        told the client left, neither waits on the body nor answers), else the close."""
+        if not (cycle := self.cycle).response_started:
+            self._refused = cycle.disconnected = True
+            cycle.message_event.set()
+            self._send(answer)
+        else:
+            self.transport.close()
 
     def _turn_away(self) -> None:
         """A connection past what the process can hold open: 503 before it sends a
@@ -263,14 +281,9 @@ class GuardedHttpTools(HttpToolsProtocol):
 def _bound_heads(max_head_bytes: int, head_seconds: float) -> None:
     guarded = GuardedHttpTools
     guarded.max_head_bytes, guarded.head_seconds = max_head_bytes, head_seconds
-    guarded.too_large = refusal(
-        431,
-        "Request Header Fields Too Large",
-        f"The request line and headers are over {max_head_bytes} bytes.",
-    )
-    guarded.too_slow = refusal(
-        408, "Request Timeout", f"The request line and headers took over {head_seconds:g} s."
-    )
+    guarded.too_large = refusals.too_large(max_head_bytes)
+    guarded.too_slow = refusals.too_slow(head_seconds)
+    guarded.too_framed = refusals.too_framed(max_head_bytes)
 
 
 def configure(
@@ -281,13 +294,7 @@ def configure(
     (`startup.open_files_room`)."""
     _bound_heads(max_head_bytes, head_seconds)
     room = GuardedHttpTools.max_connections = open_files_room(kept_back, per_connection)
-    GuardedHttpTools.full = refusal(
-        503,
-        "Service Unavailable",
-        f"The server is busy: it holds as many connections as it can ({room}); "
-        "send the request again.",
-        retry_after=RETRY_AFTER,
-    )
+    GuardedHttpTools.full = refusals.full(room)
 
 
 _bound_heads(GuardedHttpTools.max_head_bytes, GuardedHttpTools.head_seconds)

@@ -35,6 +35,37 @@ def busy(limit: int) -> bytes:
     )
 
 
+def too_large(bound: int) -> bytes:
+    return refusal(
+        431,
+        "Request Header Fields Too Large",
+        f"The request line and headers are over {bound} bytes.",
+    )
+
+
+def too_framed(bound: int) -> bytes:
+    """A chunked body whose framing and trailers (all but its data) pass the head's bound."""
+    return refusal(
+        431,
+        "Request Header Fields Too Large",
+        f"The chunked body's framing and trailers are over {bound} bytes.",
+    )
+
+
+def too_slow(seconds: float) -> bytes:
+    return refusal(408, "Request Timeout", f"The request line and headers took over {seconds:g} s.")
+
+
+def full(room: int | None) -> bytes:
+    return refusal(
+        503,
+        "Service Unavailable",
+        f"The server is busy: it holds as many connections as it can ({room}); "
+        "send the request again.",
+        retry_after=RETRY_AFTER,
+    )
+
+
 def drain(sock: Any) -> None:
     """Read and drop what a socket holds unread (at most 64 KiB), without blocking."""
     with contextlib.suppress(OSError, AttributeError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,32 @@ def test_body__a_refused_body_that_goes_on_coming_ends_the_connection(launch: La
         time.sleep(0.5)
         sock.sendall(b" " * 30_000)
         assert closed_within(sock, 10.0)
+
+
+def rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def test_body__endless_trailers_are_a_431_and_cost_nothing(launch: Launch) -> None:
+    server = launch("--max-header-bytes", "8192")
+    before = rss_mib(server.process.pid)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/user/leads/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+        )
+        line = b"X-T: " + b"a" * 1000 + b"\r\n"
+        answer = b""
+        try:
+            for _ in range(20_000):  # 20 MB of trailer lines, unless refused first
+                sock.sendall(line)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"framing and trailers are over 8192 bytes" in answer
+    assert rss_mib(server.process.pid) - before < 20
+    assert server.client.get("/_proxy/health").status_code == 200
+    assert "Traceback" not in server.log()

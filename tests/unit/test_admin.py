@@ -372,3 +372,12 @@ def test_ready__not_ready_while_the_upstream_is_unreachable_and_nothing_is_cache
     answer = one(proxy(handler), "GET", "/_proxy/ready")
     assert answer.status_code == 503
     assert answer.json() == {"ready": False, "reason": "no upstream answer yet and nothing cached"}
+
+
+@pytest.mark.parametrize("query", ["?status=200&status=401", "?since=1&since=2&limit=1"])
+def test_requests__a_filter_given_twice_is_a_422(query: str) -> None:
+    answer = one(mock(), "GET", f"/_proxy/requests{query}")
+    assert answer.status_code == 422
+    name = query[1:].split("=", maxsplit=1)[0]
+    assert answer.json()["message"] == f"The {name} parameter may be given once."
+    assert name in answer.json()["errors"]

@@ -340,3 +340,12 @@ def test_head__the_end_of_a_head_split_between_reads_is_found_across_them() -> N
         connection = Connection()
         connection.send(padded(BOUND)[: cut - 1], padded(BOUND)[cut - 1 :] + START[:10] * 200)
         assert connection.statuses()[:1] == [200], cut
+
+
+CHUNKED = b"POST /api/user/lead HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_body__tiny_chunks_are_no_framing_past_the_bound() -> None:
+    connection = Connection()
+    connection.send(CHUNKED, *[b"1\r\nx\r\n" * 100] * 10, b"0\r\n\r\n")  # 1,000 one-byte chunks
+    assert connection.statuses() == [200]
