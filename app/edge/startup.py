@@ -180,9 +180,12 @@ def open_files_room(kept_back: int = 0, per_connection: int = 1) -> int | None:
 
 
 def state_dir() -> Path:
-    """The server's state folder: $XDG_STATE_HOME/leads-proxy (~/.local/state/...)."""
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "leads-proxy"
+    """The server's state folder: $XDG_STATE_HOME/leads-proxy (~/.local/state/...;
+    a relative $XDG_STATE_HOME is ignored, as the XDG spec says)."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or "")
+    if not base.is_absolute():
+        base = Path.home() / ".local" / "state"
+    return base / "leads-proxy"
 
 
 def fingerprint_secret(settings: Settings) -> bytes:
@@ -212,8 +215,8 @@ def _kept_secret(path: Path) -> bytes:
     except FileNotFoundError:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    made = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
-    descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    made = path.with_name(f".{SECRET_FILE}.{secrets.token_hex(8)}")  # a new file, or none
+    descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(secrets.token_bytes(SECRET_BYTES))
     try:
