@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import unquote_to_bytes
+
+from .memo import memo
 
 # Bytes left as they are when a query is written out again; every other byte
 # is percent-encoded (upper-case hex), so one spelling stands for each byte.
@@ -39,7 +40,7 @@ def _encode(raw: bytes) -> str:
     return "".join([_ENCODED[byte] for byte in raw])
 
 
-@functools.lru_cache(maxsize=4096)
+@memo(entries=4096, key_bytes=1024)
 def canonical_query(query: str) -> str:
     """The one spelling of a raw query string that the upstream is sent and the cache keys on.
 

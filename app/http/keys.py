@@ -22,9 +22,10 @@ secret, `proxy.cache.KeyMaker`, and are never shown.)
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
+
+from .memo import memo
 
 # The key of shown fingerprints: random until the server sets its deployment's.
 _shown_key = [secrets.token_bytes(32)]
@@ -33,7 +34,7 @@ _shown_key = [secrets.token_bytes(32)]
 def use_secret(secret: bytes) -> None:
     """Key the shown fingerprints with the deployment's secret (at start, in each process)."""
     _shown_key[0] = hashlib.blake2b(secret, digest_size=32, person=b"leads-shown-key").digest()
-    fingerprint_of.cache_clear()
+    fingerprint_of.clear()
 
 
 def key_fingerprint(token: bytes) -> str:
@@ -48,7 +49,7 @@ def bearer_token(authorization: bytes | None) -> bytes | None:
     return authorization[7:].strip() or None
 
 
-@functools.lru_cache(maxsize=4096)
+@memo(entries=4096, key_bytes=256)
 def fingerprint_of(authorization: bytes | None) -> str | None:
     """The shown fingerprint of an Authorization header's bearer token; None without one.
 

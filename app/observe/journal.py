@@ -84,7 +84,7 @@ class Journal:
         `started` is a perf_counter() reading, `took` seconds. Plain values only are kept."""
         authorization: bytes | str | None = head.authorization
         if authorization is not None and len(authorization) > LONG_AUTHORIZATION:
-            authorization = fingerprint_of(authorization) or ""
+            authorization = fingerprint_of(head.authorization) or ""
         self._raw.append(
             (started, took, head.method, head.path[:MAX_KEPT], head.query[:MAX_KEPT],
              authorization, status, served.cache, served.source, served.prefer,

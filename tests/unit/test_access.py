@@ -161,7 +161,7 @@ def own_secret() -> Iterator[None]:
     before = keys._shown_key[0]
     yield
     keys._shown_key[0] = before
-    fingerprint_of.cache_clear()
+    fingerprint_of.clear()
 
 
 @pytest.mark.usefixtures("own_secret")
