@@ -98,16 +98,15 @@ class MockService:
             rendered_cache_bytes, itemgetter(1)
         )
         self._generated: LRUCache[tuple[int, int], Fixture] = LRUCache(GENERATED_CACHE_ENTRIES)
-        # Answers by raw query and Host, for hot_reply (mostly the rendered cache's replies).
-        self._answered: LRUCache[tuple[str, bytes, bytes | None], tuple[Served, int]]
-        self._answered = LRUCache(rendered_cache_bytes, itemgetter(1))
+        self._answered: LRUCache[tuple[str, bytes, bytes | None, str], tuple[Served, int]]
+        self._answered = LRUCache(rendered_cache_bytes, itemgetter(1))  # for `hot`
 
     def hot(self, head: Head) -> Served | None:
         """A listing with no scenario that was answered before: ready, or None.
 
         The unfiltered default is always ready; a filtered or paged listing is
-        once it has been answered for the same path, raw query and Host (page
-        URLs name them), as long as it stays in the rendered cache's bounds.
+        once it has been answered for the same path, raw query, Host and scheme
+        (page URLs name them), as long as it stays in the rendered cache's bounds.
         A query that has a recording takes the full path (mock.replay), as does
         every request while a scenario is set.
         """
@@ -119,7 +118,8 @@ class MockService:
         if not query:
             ready = self._default_served
         else:
-            if (found := self._answered.get((head.path.rstrip("/"), query, head.host))) is None:
+            found = self._answered.get((head.path.rstrip("/"), query, head.host, head.scheme))
+            if found is None:
                 return None
             ready = found[0]
         authorization = head.authorization
@@ -210,8 +210,8 @@ class MockService:
         return prefs
 
     def _remember(self, request: Incoming, reply: Reply) -> None:
-        """Make this answer ready for the same path, raw query and Host (see hot)."""
-        key = (request.path, request.query, request.head.host)
+        """Make this answer ready for the same path, raw query, Host and scheme (see hot)."""
+        key = (request.path, request.query, request.head.host, request.head.scheme)
         if (size := _size(reply, *key)) <= self._answered.maxsize:
             self._answered[key] = (Served.of_mock(reply), size)
 

@@ -170,3 +170,16 @@ def test_hosts__a_rebinding_page_reads_nothing_and_sets_nothing(
     assert "This server does not answer" in seen[1]
     assert seen[2] == 421
     assert server.client.get("/api/user/leads", headers=AUTH).status_code == 200
+
+
+def test_hosts__a_ready_answer_is_the_schemes_own(launch: Launch) -> None:
+    server = launch()
+    request = (
+        b"GET /leads?per_page=1&page=2 HTTP/1.1\r\nHost: localhost\r\n"
+        + KEY.encode()
+        + b"%sConnection: close\r\n\r\n"
+    )
+    for proto, scheme in ((b"X-Forwarded-Proto: wss\r\n", "https"), (b"", "http")) * 2:
+        status, _, body = raw(server, request % proto)
+        assert status == 200, body
+        assert json.loads(body)["prev_page_url"].startswith(f"{scheme}://localhost/"), proto
