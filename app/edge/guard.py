@@ -33,6 +33,7 @@ from .startup import open_files_room
 LINGER_SECONDS = 2.0
 WARN_EVERY = 60.0  # seconds between warnings that connections are turned away
 END = b"\r\n\r\n"  # a head's last line and the blank line after it
+EMPTY = b"\r\n" + END  # a head's end and an empty line after it
 
 
 class _Stop(Exception):
@@ -68,9 +69,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._framed = self._data = 0
         # uvicorn's --limit-concurrency, kept here (on_headers_complete) in JSON.
         self._concurrency, self.limit_concurrency = self.limit_concurrency, None
-        # When the current head's first byte came (None: no head pending). One
-        # check per connection every `head_seconds`, not a timer per request,
-        # and no hook of the parser's: this runs on every request.
+        # When the current head's first byte came (None: no head pending). One check
+        # a connection every `head_seconds`, not a timer or a parser hook a request.
         self._head_since: float | None = self.loop.time()
         # When the body began to be awaited (None: none): it too ends in head_seconds.
         self._body_since: float | None = None
@@ -125,10 +125,13 @@ class GuardedHttpTools(HttpToolsProtocol):
             # One that did began after the part's last blank line (or later, past
             # a body): what follows that line may be its.
             self._head_since = None
-            if self.scope is cycle.scope:
-                self._may_be_head = 0
+            if self.scope is cycle.scope:  # empty lines after it count toward the next
+                ended = len(data.rstrip(b"\r\n")) + len(END) if data.endswith(EMPTY) else size
+                self._may_be_head, self._tail = size - ended, data[-3:]
             else:
                 ended = data.rfind(END)
+                if ended >= 0:  # empty lines before the next head count toward it
+                    ended = len(data[:ended].rstrip(b"\r\n"))
                 self._may_be_head = size - ended - len(END) if ended >= 0 else size
                 self._tail = data[size - min(3, self._may_be_head) :]
         elif in_body:
@@ -200,9 +203,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _head_size(self) -> int:
-        """The bytes of a head that ends in a part that may take it past the bound: the
-        first to end there, what may be its before the part, and its bytes in the part
-        up to the blank line that ends it. Any other head is all in the part."""
+        """The bytes of a head that may end past the bound: the first to end in the part,
+        what may be its before, and its bytes up to its blank line (others: in the part)."""
         if self.cycle is not self._first:
             return 0
         tail = self._tail
@@ -235,11 +237,9 @@ class GuardedHttpTools(HttpToolsProtocol):
             self.transport.close()
 
     def _turn_away(self) -> None:
-        """A connection past what the process can hold open: 503 before it sends a
-        byte, and its file given back at once (a lingering close would hold it, and a
-        burst of such connections would run the process out of files: the event loop
-        then resets every connection waiting to be accepted). What the client sent
-        is read first, so the close is a FIN after the answer, not a reset."""
+        """A connection past what the process can hold: 503, and its file back at once
+        (held, a burst would run out of files, and uvloop then resets all that wait);
+        what it sent read first, so the close is a FIN after the answer."""
         now = self.loop.time()
         if now - GuardedHttpTools.warned_at >= WARN_EVERY:
             GuardedHttpTools.warned_at = now

@@ -349,3 +349,10 @@ def test_body__tiny_chunks_are_no_framing_past_the_bound() -> None:
     connection = Connection()
     connection.send(CHUNKED, *[b"1\r\nx\r\n" * 100] * 10, b"0\r\n\r\n")  # 1,000 one-byte chunks
     assert connection.statuses() == [200]
+
+
+def test_head__empty_lines_after_a_request_count_toward_the_next_head() -> None:
+    for empty, expected in ((400, 431), (150, 200)):  # 800 B or 300 B of them, then 300 B
+        connection = Connection()
+        connection.send(START + b"\r\n" + b"\r\n" * empty, long_header(300))
+        assert connection.statuses() == [200, expected], empty
