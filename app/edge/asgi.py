@@ -87,7 +87,7 @@ class FastLeads:
         head = Head.read(
             method, scope["path"], scope["query_string"], scope["headers"], scheme_of(scope)
         )
-        refused = self.hosts.refusal(head.host)
+        refused = self.hosts.refusal(head.host, scope["http_version"])
         if refused is not None:  # before anything else runs
             await self._send(scope, head, send, refused, perf_counter())
             return

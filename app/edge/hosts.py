@@ -7,7 +7,7 @@ so a server that answers only the names it is reached by closes the hole, as
 Vite and webpack-dev-server do. Answered without a check: IP addresses (no
 name to rebind), `localhost` and its subdomains, the name the server listens
 on, the names in `--allowed-hosts` (`.example.com` for it and its subdomains),
-and a request with no Host at all (HTTP/1.0). `*` answers any name.
+and an HTTP/1.0 request with no Host at all. `*` answers any name.
 
 A Host that names no host (two Host headers, a malformed value) is a 400 in
 every case; one that names a host not allowed, a 421.
@@ -40,19 +40,21 @@ class AllowedHosts:
     for a value seen before."""
 
     def __init__(self, names: Iterable[str], *, listening_on: str = "") -> None:
-        wanted = {name.strip().lower() for name in names if name.strip()}
+        wanted = {name.strip().lower().rstrip(".") for name in names if name.strip()}
         self.any = "*" in wanted
         self.names = LOCAL | {name for name in wanted if not name.startswith(".")}
         if listening_on and host_name(listening_on.encode("ascii", "replace")):
             self.names |= {listening_on.lower()}
         self.suffixes = (".localhost", *(name for name in wanted if name.startswith(".")))
-        self._allowed: set[bytes | None] = {None}
+        self._allowed: set[bytes] = set()
 
-    def refusal(self, host: bytes | None) -> Reply | None:
+    def refusal(self, host: bytes | None, http_version: str = "1.1") -> Reply | None:
         """None where the Host is one this server answers; else the answer."""
         if host in self._allowed:
             return None
-        name = host_name(host) if host is not None else None
+        if host is None:  # only HTTP/1.0 may send none (RFC 9112 3.2)
+            return None if http_version == "1.0" else NOT_A_HOST
+        name = host_name(host)
         if name is None:
             return NOT_A_HOST
         if not (
@@ -75,7 +77,7 @@ def target_host(target: bytes) -> bytes | None:
         url = httptools.parse_url(target)
     except httptools.HttpParserInvalidURLError:
         return None
-    if url.schema not in {b"http", b"https"} or not url.host:
+    if url.schema.lower() not in {b"http", b"https"} or not url.host:
         return None
     host = b"[%s]" % url.host if b":" in url.host else url.host  # IPv6 comes bare
     return host if url.port is None else b"%s:%d" % (host, url.port)

@@ -32,7 +32,7 @@ def host_name(host: bytes) -> str | None:
     found = _HOST.fullmatch(host.strip(HOST_SPACE.encode()))
     if found is None or not 0 < int(found["port"] or 80) <= MAX_PORT:
         return None
-    name = found["name"].decode("ascii").lower()
+    name = found["name"].decode("ascii").lower().rstrip(".")  # localhost. is localhost
     if name.startswith("[") and not is_address(name):
         return None
     return name

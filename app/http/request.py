@@ -136,6 +136,7 @@ class Incoming:
         if host is None:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}".encode()
+        host = host.strip(b" \t")  # optional whitespace around a field value
         return cls(
             method=head.method,
             path=head.path,

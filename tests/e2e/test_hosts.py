@@ -183,3 +183,21 @@ def test_hosts__a_ready_answer_is_the_schemes_own(launch: Launch) -> None:
         status, _, body = raw(server, request % proto)
         assert status == 200, body
         assert json.loads(body)["prev_page_url"].startswith(f"{scheme}://localhost/"), proto
+
+
+def test_hosts__the_edges_of_the_rule(server: Server) -> None:
+    # Whitespace around the value is no part of it, in page URLs either.
+    status, _, body = get(server, "/leads?per_page=1&page=2", "localhost\t")
+    assert status == 200, body
+    assert json.loads(body)["prev_page_url"].startswith("http://localhost/leads"), body
+    # A name's trailing dot (its fully qualified form) names the same host.
+    assert get(server, "/leads", "localhost.")[0] == 200
+    assert get(server, "/leads", "127.0.0.1.")[0] in {200, 421}  # not an address: a name
+    # Only HTTP/1.0 may come without a Host.
+    for version, expected in ((b"1.1", 400), (b"1.0", 200)):
+        request = b"GET /leads HTTP/%s\r\n%sConnection: close\r\n\r\n" % (version, KEY.encode())
+        assert raw(server, request)[0] == expected, version
+    # The scheme of an absolute-form target is case-insensitive.
+    target = f"HTTP://localhost:{server.port}/leads".encode()
+    request = b"GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+    assert raw(server, request % (target, KEY.encode()))[0] == 200
