@@ -92,7 +92,8 @@ def test_fast_leads__an_unexpected_error_is_a_json_500() -> None:
     async def nothing(scope: object, receive: object, send: object) -> None:
         raise AssertionError("the leads listing never reaches the wrapped app")
 
-    scope = {"type": "http", "method": "GET", "path": "/leads", "query_string": b"", "headers": []}
+    scope = {"type": "http", "method": "GET", "path": "/leads", "query_string": b"",
+             "headers": [(b"host", b"localhost")], "http_version": "1.1"}  # fmt: skip
     leads = FastLeads(nothing, Broken(), observer=Observer())
     asyncio.run(leads(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 500

@@ -153,7 +153,10 @@ class Edge:
             "path": path,
             "raw_path": path.encode(),
             "query_string": query,
-            "headers": list(headers),
+            # A Host as every HTTP/1.1 client sends, unless the test sends its own.
+            "headers": [*headers]
+            if any(name == b"host" for name, _ in headers)
+            else [(b"host", b"127.0.0.1:8000"), *headers],
             "server": ("127.0.0.1", 8000),
             "client": ("127.0.0.1", 50123),
         }

@@ -32,7 +32,7 @@ def test_accounting__mock_ready_answers_count_the_host_they_are_kept_under() -> 
         headers = (*AUTH, (b"host", host))
         request = Incoming(query=b"status=completed", headers=headers, origin="http://x")
         assert service.reply(request).status == 200
-    held = sum(len(host or b"") for _path, _query, host in service._answered)
+    held = sum(len(host or b"") for _path, _query, host, _scheme in service._answered)
     assert held <= BOUND
 
 
