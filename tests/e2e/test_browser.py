@@ -149,3 +149,44 @@ def test_cors__a_page_from_an_origin_not_listed_is_refused_by_the_browser(
 
     listed = launch("--cors-origins", origin)
     assert call_from(page, origin, folder, listed)["status"] == 200
+
+
+VIEWS_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<pre id="out">waiting</pre>
+<script>
+async function tryIt(url, options) {
+  try { const r = await fetch(url, options); return r.status; }
+  catch (error) { return String(error); }
+}
+(async () => {
+  const base = %(base)r;
+  const out = {
+    api: await tryIt(base + "/api/user/leads", {headers: {"Authorization": "Bearer 1|k"}}),
+    journal: await tryIt(base + "/_proxy/requests"),
+    status: await tryIt(base + "/_proxy/status"),
+    scenario: await tryIt(base + "/_proxy/scenario", {method: "PUT",
+      headers: {"Content-Type": "application/json"}, body: '{"prefer": "code=503"}'}),
+  };
+  document.getElementById("out").textContent = JSON.stringify(out);
+})();
+</script>
+"""
+
+
+def test_cors__a_page_on_another_origin_reads_the_api_but_not_the_views(
+    server: Server, page: Page, other_origin: tuple[str, Path]
+) -> None:
+    origin, folder = other_origin
+    name = f"views-{server.port}.html"
+    (folder / name).write_text(VIEWS_PAGE % {"base": server.url})
+    page.goto(f"{origin}/{name}")
+    page.wait_for_function("document.getElementById('out').textContent !== 'waiting'")
+    result = json.loads(page.text_content("#out") or "{}")
+    assert result["api"] == 200  # mock mode's CORS: any origin, on the API
+    for view in ("journal", "status", "scenario"):
+        assert "Failed to fetch" in str(result[view]), (view, result)
+    assert (
+        server.client.get("/api/user/leads", headers={"Authorization": "Bearer x"}).status_code
+        == 200
+    )
