@@ -5,6 +5,7 @@ have the secret written into another file)."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_secret__made_once_and_kept(state: Path) -> None:
 def test_secret__a_file_where_it_is_made_is_never_written_through(
     state: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
 ) -> None:
-    monkeypatch.setattr(startup.secrets, "token_hex", lambda _: "guessed")
+    monkeypatch.setattr(secrets, "token_hex", lambda _: "guessed")
     state.mkdir()
     made = state / ".fingerprint.key.guessed"
     outside = tmp_path / "outside"
