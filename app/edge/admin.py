@@ -18,6 +18,7 @@ from ..http.jsonbody import JSON_WHITESPACE, BodyError, decode_object
 from ..mock.prefer import PreferError, parse_scenario
 from ..observe.stats import DECLARED, ERROR_KINDS
 from ..proxy.service import ProxyService
+from ..settings import defaults
 from .deps import JournalDep, MockDep, ProxyDep, SettingsDep
 from .permissions import changer, viewer
 from .routes import bounded_body
@@ -51,7 +52,7 @@ async def requests(  # noqa: PLR0917 - the journal's filters, by name
     cache: str | None = None,
     key: str | None = None,
     since: float | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=defaults.MAX_JOURNAL_SIZE)] = None,
 ) -> JSONResponse:
     """The journal, newest first: the last --journal-size API requests, phone numbers
     masked, keys as fingerprints. Filters: path, status, cache (hit, miss, stale,

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         "requests kept for GET /_proxy/requests (0: no journal)",
         metavar="N",
         ge=0,
-        le=1_000_000,
+        le=defaults.MAX_JOURNAL_SIZE,
     )
     replay: ReplayMode = setting(
         ReplayMode.AUTO,

@@ -17,6 +17,7 @@ CACHE_TIMEOUT = 0.25  # a Redis call
 LOCAL_TTL = 1.0  # a hit from memory before Redis is asked for a newer copy
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 10.0
+MAX_JOURNAL_SIZE = 1_000_000  # requests the journal may keep, and so a read may ask for
 
 
 def bundled_fixtures_dir() -> Path:

@@ -381,3 +381,9 @@ def test_requests__a_filter_given_twice_is_a_422(query: str) -> None:
     name = query[1:].split("=", maxsplit=1)[0]
     assert answer.json()["message"] == f"The {name} parameter may be given once."
     assert name in answer.json()["errors"]
+
+
+def test_requests__a_limit_past_any_journal_is_a_422() -> None:
+    answer = one(mock(), "GET", "/_proxy/requests?limit=117551843364358581452275712")
+    assert answer.status_code == 422
+    assert one(mock(), "GET", "/_proxy/requests?limit=1000000").status_code == 200
