@@ -21,7 +21,7 @@ from time import perf_counter
 from typing import Any
 
 from ..http.reply import Headers, Reply
-from ..http.request import Head, Incoming, RawHeaders, scheme_of
+from ..http.request import SCHEMES, Head, Incoming, RawHeaders, scheme_of
 from ..http.service import LeadsService, Served
 from ..observe.observer import Observer
 from .cors import Cors, without_cors
@@ -83,14 +83,17 @@ class FastLeads:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
-        head = Head.read(
-            method, scope["path"], scope["query_string"], scope["headers"], scheme_of(scope)
-        )
-        refused = self.hosts.refusal(head.host, scope["http_version"])
-        if refused is not None:  # before anything else runs
-            await self._send(scope, head, send, refused, perf_counter())
-            return
+        method, scheme = scope["method"], scope.get("scheme", "http")
+        if scheme not in SCHEMES:  # ws or wss, from a trusted proxy's X-Forwarded-Proto
+            scheme = scheme_of(scope)
+        head = Head.read(method, scope["path"], scope["query_string"], scope["headers"], scheme)
+        # Before anything else runs: a Host this server answered for before is one set
+        # lookup; any other is checked (and refused, or remembered).
+        if head.host not in self.hosts.allowed:
+            refused = self.hosts.refusal(head.host, scope["http_version"])
+            if refused is not None:
+                await self._send(scope, head, send, refused, perf_counter())
+                return
         if head.path not in LEADS_PATHS or (method != "GET" and method != "HEAD"):  # noqa: PLR1714
             await self._other(scope, head, receive, send)
             return

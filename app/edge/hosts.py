@@ -46,11 +46,11 @@ class AllowedHosts:
         if listening_on and host_name(listening_on.encode("ascii", "replace")):
             self.names |= {listening_on.lower()}
         self.suffixes = (".localhost", *(name for name in wanted if name.startswith(".")))
-        self._allowed: set[bytes] = set()
+        self.allowed: set[bytes] = set()
 
     def refusal(self, host: bytes | None, http_version: str = "1.1") -> Reply | None:
         """None where the Host is one this server answers; else the answer."""
-        if host in self._allowed:
+        if host in self.allowed:
             return None
         if host is None:  # only HTTP/1.0 may send none (RFC 9112 3.2)
             return None if http_version == "1.0" else NOT_A_HOST
@@ -65,8 +65,8 @@ class AllowedHosts:
             or f".{name}" in self.suffixes
         ):
             return NOT_ALLOWED
-        if len(self._allowed) < REMEMBERED:
-            self._allowed.add(host)
+        if len(self.allowed) < REMEMBERED:
+            self.allowed.add(host)
         return None
 
 

@@ -24,8 +24,8 @@ _WANTED = frozenset(
 _new = tuple.__new__
 # The Host of a request that sent two: names no host (RFC 9112 3.2: a 400).
 TWO_HOSTS = b"two Host headers"
-_SCHEMES = frozenset({"http", "https"})
-_WEB_SCHEMES = {"ws": "http", "wss": "https"}
+SCHEMES = frozenset({"http", "https"})
+_WEBSCHEMES = {"ws": "http", "wss": "https"}
 
 
 class Head(NamedTuple):
@@ -93,7 +93,7 @@ def scheme_of(scope: Mapping[str, Any]) -> str:
     """http or https: a trusted proxy's X-Forwarded-Proto may say ws or wss (uvicorn
     takes them), and an HTTP request's page URLs are then http or https."""
     scheme: str = scope.get("scheme", "http")
-    return scheme if scheme in _SCHEMES else _WEB_SCHEMES.get(scheme, "http")
+    return scheme if scheme in SCHEMES else _WEBSCHEMES.get(scheme, "http")
 
 
 def _read(incoming: Incoming) -> Head:
