@@ -126,8 +126,10 @@ class GuardedHttpTools(HttpToolsProtocol):
             # a body): what follows that line may be its.
             self._head_since = None
             if self.scope is cycle.scope:  # empty lines after it count toward the next
-                ended = len(data.rstrip(b"\r\n")) + len(END) if data.endswith(EMPTY) else size
-                self._may_be_head, self._tail = size - ended, data[-3:]
+                self._may_be_head = 0
+                if data.endswith(EMPTY):  # rarely: no slice or strip on a plain request
+                    self._may_be_head = size - len(data.rstrip(b"\r\n")) - len(END)
+                    self._tail = data[-3:]
             else:
                 ended = data.rfind(END)
                 if ended >= 0:  # empty lines before the next head count toward it
@@ -155,15 +157,13 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def _after_read(self, cycle: Any, framed: int) -> None:
         """Bound the body's time and framing; re-arm keep-alive, which uvicorn stops at
-        every read and restarts only as an answer completes (a late body held it open
-        forever)."""
+        every read and restarts only as an answer completes (a late body held it open)."""
         if cycle.more_body:
             if self._body_since is None:
                 self._body_since = self.loop.time()
             if cycle is not self._bodied:
                 self._bodied, self._framed, self._data = cycle, 0, 0
-            self._framed += framed
-            # Each chunk's size line and ends may be several times a tiny chunk's data.
+            self._framed += framed  # a tiny chunk's framing is several times its data:
             if self._framed - self._data > self.max_head_bytes + 8 * self._data:
                 self._end_body(self.too_framed)
             return
