@@ -26,6 +26,7 @@ from .commands.fixtures import (
 )
 from .fixtures.files import FixtureError, load_fixtures
 from .fixtures.record import out_of
+from .mock.state import state_problem
 from .settings.declarations import DEFAULT_UPSTREAM, Settings
 from .settings.field import GROUPS
 from .settings.text import SettingsError, choices, env_name, extra, flag_name, load_settings
@@ -229,6 +230,8 @@ def serve(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         count = len(error.problems)
         return fail(f"{count} problem{'s' * (count > 1)} in the fixtures; nothing served")
+    if settings.mode is Mode.MOCK and (unusable := state_problem(settings.state_file)):
+        return fail(f"--state-file {unusable}")
 
     # Imported here so that the fixtures commands start without the web stack.
     import uvicorn  # noqa: PLC0415

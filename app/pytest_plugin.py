@@ -79,10 +79,22 @@ class LeadsApi:
         self._put({"rate_limit": per_minute})
 
     def reset(self) -> None:
-        """Plain answers again, and an empty journal (done before every test)."""
+        """Plain answers again, every key's writes forgotten (each lists the fixtures
+        again) and an empty journal (done before every test)."""
         self._client.delete("/_proxy/scenario").raise_for_status()
+        self.forget_writes()
         self._client.delete("/_proxy/requests").raise_for_status()
         self._scenario = {}
+
+    def forget_writes(self, key: str | None = None) -> int:
+        """Forget the leads created, updated and deleted since the server started, or
+        reset: every key's, or only those of `key` (a fingerprint, as `requests()`
+        shows). Says how many keys had written."""
+        params = {"key": key} if key is not None else {}
+        answer = self._client.delete("/_proxy/state", params=params)
+        answer.raise_for_status()
+        forgotten: int = answer.json()["forgotten"]["keys"]
+        return forgotten
 
     def stop(self) -> None:
         self._client.close()

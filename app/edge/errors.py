@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 CLIENT_LEFT = 499  # nginx's "client closed request": in the access line, sent to no one
 
@@ -30,11 +31,12 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if error.status_code == 404 and message == "Not Found":  # no route: Laravel's words
         message = f"The route {route} could not be found."
     elif error.status_code == 405 and "Allow" in headers:
-        # Every operation on the path, not only the first route that matched it (GET
-        # and DELETE of /_proxy/requests are two routes): as the document lists them.
+        # Every route's methods on the path, not only the first route that matched it
+        # (GET and DELETE of /_proxy/requests are two routes).
         allowed = set(headers["Allow"].replace(" ", "").split(","))
-        operations = request.app.openapi()["paths"].get(request.url.path, {})
-        allowed |= {method.upper() for method in operations}
+        for route in request.app.router.routes:
+            if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+                allowed |= route.methods or set()
         if "GET" in allowed:
             allowed.add("HEAD")  # answered as GET without a body (edge.asgi)
         listed = ", ".join(sorted(allowed))

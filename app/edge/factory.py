@@ -132,6 +132,7 @@ def _assemble(
     app.router.redirect_slashes = False  # Laravel answers /path/ as /path (see edge.asgi)
     app.state.settings = settings
     app.state.service = parts.service
+    app.state.writes = parts.writes
     app.state.journal = journal
     app.state.history = history
     app.state.started = time.time()

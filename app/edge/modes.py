@@ -20,9 +20,12 @@ from ..fixtures.files import FixtureSet
 from ..fixtures.record import Recorder
 from ..http.clock import Clock
 from ..http.service import LeadsService
+from ..mock.keyed import KeyedListings
 from ..mock.replay import Replay
 from ..mock.service import MockService
+from ..mock.state import State
 from ..mock.throttle import Throttle
+from ..mock.writes import Writes
 from ..observe.history import History
 from ..observe.stats import Stats
 from ..proxy.cache import KeyMaker
@@ -35,10 +38,12 @@ from ..proxy.upstream import MAX_ANSWER_BYTES, Upstream
 from ..settings.declarations import Settings
 from ..settings.values import Mode, ReplayMode, Switch
 from . import admin, routes
+from . import writes as edge_writes
 
-MOCK_METHODS = ("GET", "HEAD", "OPTIONS")
+MOCK_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")
 PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # forwarded too
 Hook = Callable[[], Awaitable[None]]
+STATE_FILE = "state.sqlite3"  # in the server's own folder, shared by its workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class Wiring:
     methods: tuple[str, ...]  # what CORS lets a page call
     forwards: bool = False  # the rest of /api/ goes upstream
     stats: Stats | None = None  # the answers counted by cache verdict (proxy modes)
+    writes: Writes | None = None  # mock mode: the keys' lead writes
     start: Hook | None = None
     close: Hook | None = None
 
@@ -77,10 +83,14 @@ def wiring(
 ) -> Wiring:
     """The mode's parts: mock mode on the fixtures, or proxy and record modes."""
     if settings.mode is Mode.MOCK and fixtures is not None:
+        state = State(settings.state_file or (stats_dir and stats_dir / STATE_FILE))
+        writes = Writes(state, fixtures, wall=(outside or Outside()).wall)
         return Wiring(
-            service=mock_service(settings, fixtures),
-            routers=(admin.mock_router,),
+            service=mock_service(settings, fixtures, KeyedListings(state, fixtures.default)),
+            routers=(admin.mock_router, edge_writes.router, edge_writes.state_router),
             methods=MOCK_METHODS,
+            writes=writes,
+            close=_closing(state),
         )
     stats = Stats(stats_dir)
     proxy = build_proxy(settings, fixtures, stats=stats, history=history, outside=outside)
@@ -95,10 +105,20 @@ def wiring(
     )
 
 
-def mock_service(settings: Settings, fixtures: FixtureSet) -> MockService:
+def _closing(state: State) -> Hook:
+    async def close() -> None:
+        state.close()
+
+    return close
+
+
+def mock_service(
+    settings: Settings, fixtures: FixtureSet, keyed: KeyedListings | None = None
+) -> MockService:
     limit = settings.rate_limit
     return MockService(
         fixtures,
+        keyed=keyed,
         require_auth=settings.mock_auth is Switch.ON,
         throttle=Throttle(limit) if limit is not None else None,
         replay=None

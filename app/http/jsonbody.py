@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, NoReturn
 
 # JSON's own whitespace (RFC 8259): a body of only these is empty.
@@ -11,6 +12,10 @@ JSON_WHITESPACE = b" \t\n\r"
 
 class BodyError(ValueError):
     """A request body that is not one JSON object of UTF-8 text; the message says why."""
+
+
+class NotAnObject(BodyError):
+    """A request body that is JSON, but not an object."""
 
 
 def encode(data: Any) -> bytes:
@@ -31,7 +36,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise BodyError(f"The body is not UTF-8 text (byte {error.start}).") from None
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
         encode(data)  # every string in it can be written as UTF-8
     except BodyError:
         raise
@@ -45,8 +50,15 @@ def decode_object(body: bytes) -> dict[str, Any]:
     except ValueError:  # an integer past Python's digit limit
         raise BodyError("The body holds a number too long to read.") from None
     if not isinstance(data, dict):
-        raise BodyError(f"The body is a JSON {_kind(data)}, not an object.")
+        raise NotAnObject(f"The body is a JSON {_kind(data)}, not an object.")
     return data
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: it would be written back as Infinity
+        raise BodyError(f"The body holds a number too large for a float ({text[:20]}).")
+    return number
 
 
 def _no_constant(name: str) -> NoReturn:

@@ -35,6 +35,7 @@ def use_secret(secret: bytes) -> None:
     """Key the shown fingerprints with the deployment's secret (at start, in each process)."""
     _shown_key[0] = hashlib.blake2b(secret, digest_size=32, person=b"leads-shown-key").digest()
     fingerprint_of.clear()
+    state_key.clear()
 
 
 def key_fingerprint(token: bytes) -> str:
@@ -60,3 +61,13 @@ def fingerprint_of(authorization: bytes | None) -> str | None:
     if token is None:
         return None
     return hashlib.blake2b(token, digest_size=4, key=_shown_key[0]).hexdigest()
+
+
+@memo(entries=4096, key_bytes=256)
+def state_key(authorization: bytes | None) -> str:
+    """Where mock mode keeps a key's writes (`mock.state`): 128 bits of a MAC of the
+    bearer token under the deployment's secret, so two keys never share a state
+    and the file never holds a key. No token (auth off) is a key of its own."""
+    token = bearer_token(authorization) or b""
+    digest = hashlib.blake2b(token, digest_size=16, key=_shown_key[0], person=b"leads-state")
+    return digest.hexdigest()

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     access_log: Switch = setting(
         Switch.ON, "log one line per request (buffered, flushed each second)"
     )
-    cors_origins: str | None = setting(
+    cors_origins: Annotated[str | None, AfterValidator(origin_list)] = setting(
         None,
         "browser origins that may call (CORS): a comma-separated list, or * for any; "
         "default * in mock mode, none in proxy and record modes",
@@ -93,11 +93,17 @@ class Settings(BaseSettings):
         "mock mode: answer recorded requests from their recordings (recordings.json), "
         "the rest by emulating filters over the fixtures; recorded: recordings only",
     )
-    mock_rate_limit: str | None = setting(
+    mock_rate_limit: Annotated[str | None, AfterValidator(per_minute)] = setting(
         None,
         "mock mode: answer 429 past N requests a minute per key, as the real API's throttle",
         metavar="N/minute",
         expected="a number of requests a minute, like 60/minute",
+    )
+    state_file: Path | None = setting(
+        None,
+        "mock mode: keep the keys' writes in this SQLite file across restarts "
+        "(default: in the server's own folder, gone at exit)",
+        metavar="PATH",
     )
 
     upstream_url: HttpUrl = setting(
@@ -141,7 +147,8 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = setting(
         1024 * 1024,
-        "the largest request body passed through to the upstream; larger ones answer 413",
+        "the largest request body passed through to the upstream or written in mock mode; "
+        "larger ones answer 413",
         group="proxy",
         metavar="BYTES",
         ge=0,
@@ -258,16 +265,6 @@ class Settings(BaseSettings):
         if url is not None:
             redis_url(url.get_secret_value())
         return url
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _origins(cls, value: str | None) -> str | None:
-        return origin_list(value)
-
-    @field_validator("mock_rate_limit")
-    @classmethod
-    def _rate_limit(cls, value: str | None) -> str | None:
-        return per_minute(value)
 
     @model_validator(mode="after")
     def _secret_with_cache(self) -> Settings:

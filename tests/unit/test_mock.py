@@ -101,7 +101,7 @@ def test_rendered__the_cache_is_bounded_in_bytes() -> None:
     small = MockService(load_fixtures(BUNDLED), rendered_cache_bytes=4096)
     for per_page in range(1, 30):
         small.reply(Incoming(query=f"per_page={per_page % 12 + 1}".encode(), headers=[AUTH]))
-    assert small._rendered.currsize <= 4096
+    assert small.render._rendered.currsize <= 4096
 
 
 def test_auth_off__lets_everything_in() -> None:

@@ -133,9 +133,9 @@ def test_listing__proxy_mode_fills_once_then_hits() -> None:
 
 
 def test_listing__mock_mode_has_no_pass_through() -> None:
-    answer = drive(mock_app(), lambda client: client.post("/api/user/lead", headers=AUTH))
+    answer = drive(mock_app(), lambda client: client.post("/api/user/me", headers=AUTH))
     assert answer.status_code == 404
-    assert answer.json() == {"message": "The route api/user/lead could not be found."}
+    assert answer.json() == {"message": "The route api/user/me could not be found."}
 
 
 # --- the pass-through and its body bound ------------------------------------------------
