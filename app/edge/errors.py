@@ -4,13 +4,16 @@ and a client that left while its body was read (logged as a 499, nothing else)."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 CLIENT_LEFT = 499  # nginx's "client closed request": in the access line, sent to no one
 
@@ -34,9 +37,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         # Every route's methods on the path, not only the first route that matched it
         # (GET and DELETE of /_proxy/requests are two routes).
         allowed = set(headers["Allow"].replace(" ", "").split(","))
-        for route in request.app.router.routes:
-            if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
-                allowed |= route.methods or set()
+        allowed |= _methods_on(request.app.router.routes, request.scope)
         if "GET" in allowed:
             allowed.add("HEAD")  # answered as GET without a body (edge.asgi)
         listed = ", ".join(sorted(allowed))
@@ -46,6 +47,17 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
             f"Supported methods: {listed}."
         )
     return JSONResponse({"message": message}, status_code=error.status_code, headers=headers)
+
+
+def _methods_on(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """The methods of every route whose path matches the request's."""
+    found: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+            found |= route.methods or set()
+        elif (included := getattr(route, "original_router", None)) is not None:
+            found |= _methods_on(included.routes, scope)  # FastAPI >= 0.165's include_router
+    return found
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

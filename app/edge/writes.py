@@ -119,11 +119,22 @@ def _accepted(request: Request) -> bytes | None:
     return None if found is None else found.encode("latin-1")
 
 
-for prefix in ("/api/user", ""):
-    router.add_api_route(f"{prefix}/lead", create_lead, methods=["POST"])
-    router.add_api_route(f"{prefix}/leads/{{lead_id}}", update_lead, methods=["PUT"])
-    router.add_api_route(f"{prefix}/leads/{{lead_id}}", delete_lead, methods=["DELETE"])
-    router.add_api_route(f"{prefix}/campaigns", list_campaigns, methods=["GET"])
+# The API's paths are documented (edge.openapi); their short aliases answer the same.
+for prefix, documented in (("/api/user", True), ("", False)):
+    for path, operation, method in (
+        ("/lead", create_lead, "POST"),
+        ("/leads/{lead_id}", update_lead, "PUT"),
+        ("/leads/{lead_id}", delete_lead, "DELETE"),
+        ("/campaigns", list_campaigns, "GET"),
+    ):
+        name = operation.__name__ if documented else f"{operation.__name__}_alias"
+        router.add_api_route(
+            prefix + path,
+            operation,
+            methods=[method],
+            operation_id=name,
+            include_in_schema=documented,
+        )
 
 
 @state_router.delete("/state", dependencies=[Depends(changer)])

@@ -80,7 +80,7 @@ class State:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="leads-proxy-state")
         self._db = self._thread.submit(_connect, self.path).result()
         self._signal = _Signal(self.path.with_name(self.path.name + "-changes"))
-        self.seen = self._signal.read()
+        self.seen = b""  # not yet read: the first look reads the versions
 
     def changed(self) -> bool:
         """Whether any process committed a write since `seen` was taken (an 8-byte read)."""
