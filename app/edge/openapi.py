@@ -34,6 +34,7 @@ from .openapi_proxy import (
     forwarded_paths,
     listing_responses,
 )
+from .openapi_writes import write_operations
 
 LEADS_PATHS = ("/api/user/leads", "/leads")
 ERROR_BODY = "#/components/schemas/ErrorBody"
@@ -77,6 +78,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Schema]] = {
         "422": error('A body not like {"prefer": "code=429", "rate_limit": 5}, or a bad Prefer'),
     },
     ("delete", "/_proxy/scenario"): {"401": ADMIN_REFUSAL},
+    ("delete", "/_proxy/state"): {
+        "401": ADMIN_REFUSAL,
+        "422": error("A key that is not a fingerprint: 8 lower-case hex digits"),
+    },
     ("delete", "/_proxy/cache"): {
         "401": ADMIN_REFUSAL,
         "403": error("Purging is disabled: leads-proxy was started without --admin-token"),
@@ -126,6 +131,8 @@ def exact_openapi(app: FastAPI, examples: Callable[[], Sequence[str]]) -> Callab
                     IF_NONE_MATCH,
                 ]
                 operation["responses"] = responses(ok)
+        if not forwards:
+            write_operations(document, settings.max_body_bytes)
         _declare_answers(document)
         schemas = document["components"]["schemas"]
         for model in ("Lead", "SecondaryContact"):

@@ -20,8 +20,10 @@ from ..mock.query import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_WHOLE_NUMBER
 
 Schema = dict[str, Any]
 
-# Laravel reads a value that PHP's trim() empties as not given (http.canonical.php_trim).
-BLANK: Schema = {"type": "string", "pattern": r"^[ \t\n\r\x00\x0b]*$"}
+# What PHP's trim() takes off both ends (http.canonical.php_trim), as a pattern's class;
+# Laravel reads a value that it empties as not given.
+TRIMMED = r"[ \t\n\r\x00\x0b]"
+BLANK: Schema = {"type": "string", "pattern": rf"^{TRIMMED}*$"}
 
 
 def _or_blank(schema: Schema) -> Schema:
@@ -97,17 +99,20 @@ def _at_most(top: str) -> str:
     return "|".join(options)
 
 
-def prefer_pattern(examples: Sequence[str]) -> str:
+def prefer_pattern(examples: Sequence[str] | None) -> str:
     """Every `Prefer` value mock mode accepts (mock.prefer), and no other.
 
     Tokens split by `,` or `;`; each is blank, an unknown preference (ignored),
     or a known one with a good value: names in any case, spaces around them and
-    the value, quotes around the value, numbers of at most 19 digits. One rule
-    is left to the description: `example` cannot go with `dynamic=true`.
+    the value, quotes around the value, numbers of at most 19 digits. An
+    example is one of `examples`, or any name where None (the writes ignore
+    it). One rule is left to the description: `example` cannot go with
+    `dynamic=true`.
     """
     names = "|".join(_anycase(name) for name in sorted(KNOWN))
+    named = "[^,;]*" if examples is None else "|".join(re.escape(name) for name in examples)
     value = {
-        "example": "(?:" + "|".join(re.escape(name) for name in examples) + ")?",
+        "example": f"(?:{named})?",
         "code": "0{0,16}(?:" + "|".join(map(str, SCENARIO_CODES)) + ")",
         "dynamic": f"(?:{_anycase('true')}|{_anycase('false')})",
         "seed": _numbers(0, MAX_SEED),

@@ -15,14 +15,19 @@ from typing import Any
 import pytest
 
 from tests.fake_upstream import FakeUpstream
-from tests.support import AUTH, ROOT, Launch, Server
+from tests.support import AUTH, BUNDLED, ROOT, Launch, Server
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+DEFAULT = json.loads((BUNDLED / "leads" / "default.json").read_text())
+TOP_ID = max(  # the bundled leads' ids and their contacts': a create's are above
+    [lead["id"] for lead in DEFAULT]
+    + [contact["id"] for lead in DEFAULT for contact in lead["secondary_contacts"]]
+)
 CONFIG = ROOT / "tests" / "schemathesis" / "schemathesis.toml"
 
 
-def schemathesis_finds_nothing(server: Server, config: Path) -> None:
-    """Schemathesis, all its phases, on the server's document: no issue found.
+def schemathesis_finds_nothing(server: Server, config: Path) -> str:
+    """Schemathesis, all its phases, on the server's document: no issue found (its output).
 
     One worker thread: with two, hypothesis compiles lambda sources on both at
     once and CPython 3.11 can die of "AST constructor recursion depth mismatch"
@@ -33,13 +38,28 @@ def schemathesis_finds_nothing(server: Server, config: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-20_000:] + run.stderr[-5_000:]
-    assert "No issues found" in run.stdout
+    assert "No issues found" in run.stdout, run.stdout[-20_000:]
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in run.stdout or f"✅  {phase}" in run.stdout, run.stdout
+    return run.stdout
 
 
-def test_schemathesis__finds_nothing_in_mock_mode(server: Server) -> None:
-    schemathesis_finds_nothing(server, CONFIG)
+@pytest.mark.timeout(600)  # about a minute alone; the suite's load may double it
+def test_schemathesis__finds_nothing_in_mock_mode_writes_included(launch: Launch) -> None:
+    # A server of its own: the writes change its key's listing, which others read.
+    mock = launch("--journal-size", "100000")
+    schemathesis_finds_nothing(mock, CONFIG)
+    journal = mock.client.get("/_proxy/requests", params={"limit": 100_000}).json()
+    done = [(seen["method"], seen["path"]) for seen in journal["requests"] if seen["status"] == 200]
+    assert ("POST", "/api/user/lead") in done, "no create succeeded"
+    # The stateful phase followed the create's links: a lead only a create made (an id
+    # above the fixtures') was changed, and one was deleted.
+    made = {
+        method
+        for method, path in done
+        if path.startswith("/api/user/leads/") and int(path.rsplit("/", 1)[1]) > TOP_ID
+    }
+    assert made == {"PUT", "DELETE"}, sorted(set(done))
 
 
 def test_document__types_and_ranges_are_those_the_server_checks(server: Server) -> None:
