@@ -20,6 +20,7 @@ from ..mock.answers import EMULATED
 from ..mock.bodies import lead_changes, new_lead
 from ..mock.replay import PRIVATE
 from ..mock.writes import LEAD_NOT_FOUND, Writes, read_body
+from .admin import given_once
 from .asgi import SERVED
 from .deps import MockDep, SettingsDep
 from .permissions import changer
@@ -137,7 +138,7 @@ for prefix, documented in (("/api/user", True), ("", False)):
         )
 
 
-@state_router.delete("/state", dependencies=[Depends(changer)])
+@state_router.delete("/state", dependencies=[Depends(changer), Depends(given_once)])
 async def forget_state(
     writes: WritesDep,
     key: Annotated[str | None, Query(pattern="^[0-9a-f]{8}$")] = None,

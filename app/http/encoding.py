@@ -22,11 +22,11 @@ _CHOICES: dict[bytes, bool] = {}  # Accept-Encoding values seen, and whether gzi
 _CHOICES_LIMIT = 256
 
 
-def gzip_of(body: bytes) -> bytes | None:
+def gzip_of(body: bytes, level: int = LEVEL) -> bytes | None:
     """The body in gzip (the same bytes for the same body), or None when it is small."""
     if len(body) < MIN_BYTES:
         return None
-    return gzip.compress(body, LEVEL, mtime=0)
+    return gzip.compress(body, level, mtime=0)
 
 
 def gzip_etag(etag: bytes) -> bytes:

@@ -214,6 +214,8 @@ def _id(value: Any, label: str) -> int:
         number = value
     elif isinstance(value, str) and _PHP_INT.fullmatch(value):
         number = int(value)
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        number = int(value)  # PHP reads 5.0 as "5", which FILTER_VALIDATE_INT takes
     if number is None or not _PHP_INT_MIN <= number <= _PHP_INT_MAX:
         raise _Fail(f"The {label} field must be an integer.")
     if not 1 <= number <= MAX_WHOLE_NUMBER:

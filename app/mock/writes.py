@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..fixtures.files import FixtureSet
@@ -26,14 +27,23 @@ from .answers import STATE
 from .bodies import Invalid, LeadChanges, NewLead
 from .state import KeyRow, State
 
-# Bounds of what writes may hold: per key, and for the whole state.
-MAX_KEY_LEADS = 10_000  # leads a key has created, changed or deleted
-MAX_KEY_BYTES = 16 * 1024 * 1024  # the JSON of its leads
-MAX_KEYS = 1_000  # keys that have written
-MAX_STATE_BYTES = 256 * 1024 * 1024
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds of what writes may hold: per key, and for the whole state."""
+
+    key_leads: int = 10_000  # leads a key has created, changed or deleted
+    key_bytes: int = 16 * 1024 * 1024  # the JSON of its leads
+    keys: int = 1_000  # keys that have written
+    state_bytes: int = 256 * 1024 * 1024
+
+
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # the listing's format, UTC
 T = TypeVar("T")
 
+DEFAULT_LIMITS = Limits()
+MAX_KEY_LEADS, MAX_KEY_BYTES = DEFAULT_LIMITS.key_leads, DEFAULT_LIMITS.key_bytes
+MAX_KEYS, MAX_STATE_BYTES = DEFAULT_LIMITS.keys, DEFAULT_LIMITS.state_bytes
 LEAD_NOT_FOUND = Reply.message(404, {"message": "Lead not found"}, STATE)
 CAMPAIGN_NOT_FOUND = Reply.message(404, {"message": "Campaign not found"}, STATE)
 UPDATED = Reply.message(200, {"message": "Lead updated successfully"}, STATE)
@@ -67,8 +77,16 @@ class Refused(Exception):
 class Writes:
     """The lead writes of every key, on one `State`."""
 
-    def __init__(self, state: State, fixtures: FixtureSet, *, wall: Clock = time.time) -> None:
+    def __init__(
+        self,
+        state: State,
+        fixtures: FixtureSet,
+        *,
+        wall: Clock = time.time,
+        limits: Limits = Limits(),
+    ) -> None:
         self.state = state
+        self.limits = limits
         self.campaigns = fixtures.campaigns
         self.wall = wall
         default = fixtures.default.leads
@@ -172,8 +190,8 @@ class Writes:
         ).fetchone()
         if found is not None:
             return KeyRow(*found)
-        if db.execute("SELECT count(*) FROM keys").fetchone()[0] >= MAX_KEYS:
-            raise Refused(_full(f"writes of {MAX_KEYS:,} keys"))
+        if db.execute("SELECT count(*) FROM keys").fetchone()[0] >= self.limits.keys:
+            raise Refused(_full(f"writes of {self.limits.keys:,} keys"))
         db.execute("INSERT INTO keys VALUES (?, ?, 0, ?, 0, 0)", (key, shown, self._first_id))
         return KeyRow(0, self._first_id, 0, 0)
 
@@ -213,13 +231,14 @@ class Writes:
         ).fetchone()
         leads = row.leads + (old is None)
         held = row.bytes + size - ((old[0] or 0) if old is not None else 0)
-        if leads > MAX_KEY_LEADS:
-            raise Refused(_full(f"{MAX_KEY_LEADS:,} changed leads for this key"))
-        if held > MAX_KEY_BYTES:
-            raise Refused(_full(f"{MAX_KEY_BYTES // 2**20} MiB of leads for this key"))
+        limits = self.limits
+        if leads > limits.key_leads:
+            raise Refused(_full(f"{limits.key_leads:,} changed leads for this key"))
+        if held > limits.key_bytes:
+            raise Refused(_full(f"{limits.key_bytes:,} bytes of leads for this key"))
         total = db.execute("SELECT coalesce(sum(bytes), 0) FROM keys").fetchone()[0]
-        if total - row.bytes + held > MAX_STATE_BYTES:
-            raise Refused(_full(f"{MAX_STATE_BYTES // 2**20} MiB of leads"))
+        if total - row.bytes + held > limits.state_bytes:
+            raise Refused(_full(f"{limits.state_bytes:,} bytes of leads"))
         campaign, phone = (None, None) if tombstone else (lead["campaign_id"], lead["phone_number"])
         db.execute(
             "INSERT OR REPLACE INTO leads VALUES (?, ?, ?, ?, ?)",

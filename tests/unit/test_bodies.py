@@ -368,7 +368,7 @@ def test_campaign_id__accepts(given: Any, expected: int) -> None:
         pytest.param("٣", NOT_AN_INTEGER, id="arabic-digit"),
         pytest.param("7 7", NOT_AN_INTEGER, id="inner-space"),
         pytest.param("--7", NOT_AN_INTEGER, id="two-signs"),
-        pytest.param(7.0, NOT_AN_INTEGER, id="json-float"),
+        pytest.param(7.5, NOT_AN_INTEGER, id="json-fraction"),  # 7.0 is read as 7, as PHP does
         pytest.param(True, NOT_AN_INTEGER, id="true"),
         pytest.param(False, NOT_AN_INTEGER, id="false"),
         pytest.param([7], NOT_AN_INTEGER, id="list"),
