@@ -125,6 +125,8 @@ class GuardedHttpTools(HttpToolsProtocol):
             # One that did began after the part's last blank line (or later, past
             # a body): what follows that line may be its.
             self._head_since = None
+            if not cycle.more_body:  # its body, if any, ended: the next is timed anew
+                self._body_since = None
             if self.scope is cycle.scope:  # empty lines after it count toward the next
                 self._may_be_head = 0
                 if data.endswith(EMPTY):  # rarely: no slice or strip on a plain request
@@ -254,8 +256,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self.transport.close()
 
     def _refuse(self, answer: bytes) -> None:
-        """Answer (after the answers owed to pipelined requests before it), read no
-        more, and close."""
+        """Answer (after those owed to pipelined requests before it), read no more, close."""
         self._checker.cancel()
         if self._refused or self.transport.is_closing():
             return
@@ -268,9 +269,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._send(answer)
 
     def _send(self, answer: bytes) -> None:
-        """Write, stop writing, and close a moment later (a lingering close, as nginx
-        does): closing at once, with the client still sending, would reset the
-        connection and could throw the answer away before the client reads it."""
+        """Write, stop writing, and close a moment later (a lingering close, as nginx does):
+        a close at once, the client still sending, could reset the answer away unread."""
         self._unset_keepalive_if_required()
         self.transport.write(answer)
         if self.transport.can_write_eof():

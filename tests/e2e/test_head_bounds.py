@@ -101,7 +101,7 @@ def test_shapes__heads_are_exactly_the_size_they_are_built_to_be(shape: Shape) -
 
 @pytest.mark.parametrize(
     ("shape", "within"),
-    [(long_header, 200), (many_headers, 200), (long_line, 404), (padded_header, 200)],
+    [(long_header, 200), (many_headers, 200), (long_line, 405), (padded_header, 200)],
     ids=["one-long-header", "many-headers", "long-request-line", "padded-header"],
 )
 def test_head__over_the_bound_is_a_431_however_it_is_split(
@@ -131,7 +131,7 @@ def test_head__the_default_bound_holds_for_800_headers_in_one_write(launch: Laun
     [
         (long_header, b"200 "),
         (many_headers, b"200 "),
-        (long_line, b"404 "),
+        (long_line, b"405 "),  # a lead's path: PUT and DELETE only
         (padded_header, b"200 "),
     ],
     ids=["one-long-header", "many-headers", "long-request-line", "padded-header"],
@@ -249,18 +249,22 @@ async def _ask(port: int, index: int) -> bytes:
     answer = b""
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except ConnectionResetError:
+        return b"RESET"
+    try:  # closed however it ends (a reset one too: else it warns, unclosed, at collection)
         writer.write(
             b"GET /api/user/leads HTTP/1.1\r\nHost: localhost\r\n"
             b"Authorization: Bearer 1|burst-%d\r\nConnection: close\r\n\r\n" % index
         )
         while chunk := await asyncio.wait_for(reader.read(65536), timeout=30):
             answer += chunk
-        writer.close()
     except (ConnectionResetError, BrokenPipeError):
         head, _, body = answer.partition(b"\r\n\r\n")
         length = re.search(rb"content-length: (\d+)", head.lower())
         if length is None or len(body) < int(length[1]):
             return b"RESET"
+    finally:
+        writer.close()
     return answer
 
 
