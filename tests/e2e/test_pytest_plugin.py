@@ -20,6 +20,8 @@ import pytest
 from tests.support import ROOT
 
 CLIENT = '''
+import time
+
 import httpx
 
 
@@ -37,6 +39,27 @@ def all_leads(base_url, key, *, status=None, per_page=5):
             if not page["next_page_url"]:
                 return leads
             answer = http.get(page["next_page_url"])
+
+
+def push_lead(base_url, key, phone_number, campaign_id, **variables):
+    """Create a lead in a campaign; its id."""
+    body = {"phone_number": phone_number, "campaign_id": campaign_id, "variables": variables}
+    with httpx.Client(headers={"Authorization": f"Bearer {key}"}, trust_env=False) as http:
+        answer = http.post(f"{base_url}/user/lead", json=body)
+        answer.raise_for_status()
+        return answer.json()["data"]["id"]
+
+
+def wait_for_lead(base_url, key, lead_id, *, status="created", seconds=5.0):
+    """Poll the listing until the lead is there with `status`; the lead."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for lead in all_leads(base_url, key, per_page=100):
+            if lead["id"] == lead_id and lead["status"] == status:
+                return lead
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"lead {lead_id} never became {status}")
+        time.sleep(0.1)
 '''
 
 TESTS = """
@@ -77,7 +100,20 @@ def test_backs_off_when_throttled(leads_api):
     assert [entry["status"] for entry in leads_api.requests()] == [429, 200, 200]
 
 
-def test_each_test_starts_clean(leads_api):
+def test_pushes_a_lead_and_waits_for_it(leads_api):
+    from app.client import push_lead, wait_for_lead
+
+    lead_id = push_lead(leads_api.base_url, "app-key", "+12015550123", 1, name="Ada")
+    lead = wait_for_lead(leads_api.base_url, "app-key", lead_id)
+    assert lead["phone_number"] == "+12015550123"
+    assert lead["variables"] == {"name": "Ada"}
+    assert lead["campaign"]["id"] == 1
+    assert all(lead["id"] != lead_id for lead in all_leads(leads_api.base_url, "other-key"))
+    (asked,) = leads_api.requests(path="/api/user/lead")
+    assert asked["method"] == "POST" and asked["status"] == 200
+
+
+def test_each_test_starts_clean(leads_api):  # the lead pushed before is forgotten
     assert leads_api.requests() == []
     assert len(all_leads(leads_api.base_url, "app-key", per_page=100)) == 12
 """
@@ -142,7 +178,7 @@ def test_plugin__a_downstream_project_with_its_own_app_package_passes_with_only_
     done = run(*pytest_of(downstream, runner), "-q", "-p", "no:cacheprovider", "--durations=0",
                cwd=downstream, env=NOWHERE)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout
+    assert "6 passed" in done.stdout
 
 
 def test_plugin__a_broken_client_fails_with_a_readable_assertion(downstream: Path) -> None:
