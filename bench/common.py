@@ -92,8 +92,20 @@ def serving(
 
 
 def wrk(
-    url: str, pid: int, seconds: int, *, connections: int = 16, headers: Sequence[str] = ()
+    url: str,
+    pid: int,
+    seconds: int,
+    *,
+    connections: int = 16,
+    headers: Sequence[str] = (),
+    script: Path | None = None,
 ) -> Run:
+    """wrk on `url` with AUTH (or the Authorization among `headers`) and `script` (Lua)."""
+    auth = next((h for h in headers if h.lower().startswith("authorization:")), AUTH)
+    extra = [option for header in headers if header != auth for option in ("-H", header)]
+    if script is not None:
+        extra += ["--script", str(script)]
+
     def once(duration: int) -> tuple[str, float]:
         before = cpu_seconds(pid)
         out = subprocess.run(
@@ -107,8 +119,8 @@ def wrk(
                 f"-d{duration}s",
                 "--latency",
                 "-H",
-                AUTH,
-                *(option for header in headers for option in ("-H", header)),
+                auth,
+                *extra,
                 url,
             ],
             capture_output=True,
@@ -146,14 +158,17 @@ def interleaved(
     rounds: int,
     seconds: int,
     headers: Mapping[str, Sequence[str]] | None = None,
+    scripts: Mapping[str, Path] | None = None,
 ) -> dict[str, Run]:
     """wrk on every (name, url, server pid) once a round, the order reversed every
     other round so that no side always runs first; the mean Run of each name.
-    `headers` adds request headers to the named targets' requests."""
+    `headers` adds request headers to the named targets' requests (an Authorization
+    replaces AUTH), `scripts` a wrk Lua script."""
     runs: dict[str, list[Run]] = {name: [] for name, _, _ in targets}
     for round_ in range(rounds):
         for name, url, pid in targets if round_ % 2 == 0 else targets[::-1]:
-            runs[name].append(wrk(url, pid, seconds, headers=(headers or {}).get(name, ())))
+            chosen, script = (headers or {}).get(name, ()), (scripts or {}).get(name)
+            runs[name].append(wrk(url, pid, seconds, headers=chosen, script=script))
     return {name: mean(found) for name, found in runs.items()}
 
 
