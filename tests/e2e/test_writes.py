@@ -1,8 +1,8 @@
 """Mock mode's writes through a real server: create, list, update, delete, per key.
 
-Each test starts its own server (writes change what a key lists) and talks to
-it as an app does: JSON bodies, a bearer key, the listing read back bare, paged
-and filtered.
+Each test starts its own server (writes change what a key lists), but the bad
+writes share one, each as a key of its own. A test talks to it as an app does:
+JSON bodies, a bearer key, the listing read back bare, paged and filtered.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tests.support import (
     clean_env,
     key_header,
     shown_fingerprint,
+    start_server,
 )
 
 A, B = key_header("1|writer-a"), key_header("2|writer-b")
@@ -348,20 +350,35 @@ BAD_WRITES = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for every bad write: each row writes (or not) as a key of its own."""
+    running = start_server(tmp_path_factory.mktemp("bounded"), "--max-body-bytes", "4096")
+    yield running
+    running.stop()
+
+
 @pytest.mark.parametrize(("method", "path", "body", "status", "says"), BAD_WRITES)
 def test_writes__bad_input_gets_a_clear_json_error_and_changes_nothing(  # noqa: PLR0917
-    launch: Launch, method: str, path: str, body: bytes, status: int, says: str
+    bounded: Server,
+    request: pytest.FixtureRequest,
+    method: str,
+    path: str,
+    body: bytes,
+    status: int,
+    says: str,
 ) -> None:
-    server = launch("--max-body-bytes", "4096")
-    before = server.client.get("/api/user/leads", headers=A).headers["etag"]
-    answer = server.client.request(
-        method, path, headers={**A, "Content-Type": "application/json"}, content=body
+    key = key_header(f"3|{request.node.callspec.id}")
+    before = bounded.client.get("/api/user/leads", headers=key).headers["etag"]
+    answer = bounded.client.request(
+        method, path, headers={**key, "Content-Type": "application/json"}, content=body
     )
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/json"
     assert says in json.dumps(answer.json())
-    assert server.client.get("/api/user/leads", headers=A).headers["etag"] == before
-    assert "Traceback" not in server.log()
+    assert bounded.client.get("/api/user/leads", headers=key).headers["etag"] == before
+    assert bounded.client.get("/api/user/leads", headers=key).json() == DEFAULT
+    assert "Traceback" not in bounded.log()
 
 
 def test_writes__the_same_number_twice_in_a_campaign_needs_allow_dupplicate(
