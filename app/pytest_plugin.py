@@ -13,6 +13,19 @@ before each test:
         assert asked["query"] == "status=completed"
 
 The server checks the bearer token as the real API does (401 without one).
+It also calls the leads a test creates, on a simulated clock that stands still
+until the test moves it, and sends each call's webhook to a receiver of its own:
+
+    def test_a_lead_is_called(leads_api):
+        lead = MyClient(leads_api.base_url, "k").create(phone="+971501234567", campaign=1)
+        leads_api.advance(3600)                          # an hour of calls, played at once
+        (hook,) = leads_api.webhooks.wait(1)             # what the app's endpoint is sent
+        assert hook["lead"]["id"] == lead["id"]
+
+(`mock_outcome` in a lead's variables forces how its calls end: completed, busy,
+failed or no-answer.) The receiver keeps every JSON body it answered with 2xx;
+a test hands them to the app's own webhook handler, or makes the receiver
+misbehave (`leads_api.webhooks.answer(500)`) to see the retries.
 """
 
 from __future__ import annotations
@@ -30,14 +43,23 @@ from typing import Any
 import httpx
 import pytest
 
+from .receiver import WebhookReceiver
+
 START_TIMEOUT = 60.0
 
 
 class LeadsApi:
     """A running mock leads API, and what a test does with it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        log: Path,
+        webhooks: WebhookReceiver | None = None,
+    ) -> None:
         self.process = process
+        self.webhooks = webhooks or WebhookReceiver()  # where each call's webhook is sent
         self.port = port
         self.log = log
         self.url = f"http://127.0.0.1:{port}"
@@ -79,12 +101,31 @@ class LeadsApi:
         self._put({"rate_limit": per_minute})
 
     def reset(self) -> None:
-        """Plain answers again, every key's writes forgotten (each lists the fixtures
-        again) and an empty journal (done before every test)."""
+        """Plain answers again, every key's writes and calls forgotten (each lists the
+        fixtures again), the clock at the real time, no webhooks and an empty journal
+        (done before every test)."""
         self._client.delete("/_proxy/scenario").raise_for_status()
         self.forget_writes()
+        self._client.delete("/_proxy/clock").raise_for_status()
         self._client.delete("/_proxy/requests").raise_for_status()
+        self.webhooks.clear()
         self._scenario = {}
+
+    def advance(self, seconds: float) -> str:
+        """Move the simulated clock on, playing every call due meanwhile (the listing
+        shows them when this returns; their webhooks follow); the new time, ISO-8601."""
+        answer = self._client.post("/_proxy/clock", json={"advance": seconds})
+        if answer.status_code != 200:
+            raise ValueError(answer.json().get("message", answer.text))
+        now: str = answer.json()["now"]
+        return now
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """The webhooks sent, newest first: call_id, lead_id, attempts, delivered, ..."""
+        answer = self._client.get("/_proxy/webhooks")
+        answer.raise_for_status()
+        found: list[dict[str, Any]] = answer.json()["webhooks"]
+        return found
 
     def forget_writes(self, key: str | None = None) -> int:
         """Forget the leads created, updated and deleted since the server started, or
@@ -98,6 +139,7 @@ class LeadsApi:
 
     def stop(self) -> None:
         self._client.close()
+        self.webhooks.close()
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -121,12 +163,15 @@ def start(fixtures: Path | None, folder: Path) -> LeadsApi:
     log = folder / f"leads-api-{port}.log"
     package = __package__ or "leads_proxy"
     command = [sys.executable, "-m", package, "serve", "--port", str(port), "--access-log", "off"]
+    webhooks = WebhookReceiver()
+    command += ["--mock-calls", "on", "--mock-calls-speed", "0"]
+    command += ["--mock-webhook-url", webhooks.url, "--mock-webhook-timeout", "2"]
     if fixtures is not None:
         command += ["--fixtures", str(fixtures)]
     env = {name: value for name, value in os.environ.items() if not name.startswith("LEADS_PROXY_")}
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)  # noqa: S603
-    api = LeadsApi(process, port, log)
+    api = LeadsApi(process, port, log, webhooks)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -161,6 +206,7 @@ def leads_api_server(pytestconfig: pytest.Config) -> Iterator[LeadsApi]:
 
 @pytest.fixture
 def leads_api(leads_api_server: LeadsApi) -> LeadsApi:
-    """A mock Sondos leads API: `base_url`, `scenario(...)`, `rate_limit(n)`, `requests(...)`."""
+    """A mock Sondos leads API: `base_url`, `scenario(...)`, `rate_limit(n)`, `requests(...)`,
+    `advance(seconds)`, `webhooks` (the receiver: `wait(n)`, `payloads`), `deliveries()`."""
     leads_api_server.reset()
     return leads_api_server

@@ -78,7 +78,7 @@ async def set_scenario(request: Request, service: MockDep) -> JSONResponse:
     """Mock mode: a scenario for the requests that send no Prefer, and a rate limit, as
     `{"prefer": "code=429", "rate_limit": 5}` (either may be null); for tests that cannot
     make the app send headers. Needs the admin token where one is set."""
-    body = await _body(request)
+    body = await read_small_body(request)
     if isinstance(body, JSONResponse):
         return body
     shape = 'The body must be like {"prefer": "code=429", "rate_limit": 5} (null: none).'
@@ -106,7 +106,7 @@ async def clear_scenario(service: MockDep) -> JSONResponse:
     return JSONResponse({"prefer": None, "rate_limit": None})
 
 
-async def _body(request: Request) -> bytes | JSONResponse:
+async def read_small_body(request: Request) -> bytes | JSONResponse:
     """The request's body, or the 413 when it is over BODY_BYTES (not read further)."""
     body = await bounded_body(request, BODY_BYTES)
     if body is None:
@@ -153,7 +153,7 @@ async def purge(request: Request, proxy: ProxyDep, settings: SettingsDep) -> JSO
             status_code=403,
         )
     await changer(request)
-    body = await _body(request)
+    body = await read_small_body(request)
     if isinstance(body, JSONResponse):
         return body
     api_key: object = None

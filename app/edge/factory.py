@@ -133,6 +133,7 @@ def _assemble(
     app.state.settings = settings
     app.state.service = parts.service
     app.state.writes = parts.writes
+    app.state.dialer = parts.dialer
     app.state.journal = journal
     app.state.history = history
     app.state.started = time.time()

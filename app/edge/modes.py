@@ -20,6 +20,8 @@ from ..fixtures.files import FixtureSet
 from ..fixtures.record import Recorder
 from ..http.clock import Clock
 from ..http.service import LeadsService
+from ..mock.calling import Calls, Plan
+from ..mock.dialer import Dialer
 from ..mock.keyed import KeyedListings
 from ..mock.replay import Replay
 from ..mock.service import MockService
@@ -38,6 +40,7 @@ from ..proxy.upstream import MAX_ANSWER_BYTES, Upstream
 from ..settings.declarations import Settings
 from ..settings.values import Mode, ReplayMode, Switch
 from . import admin, routes
+from . import calls as edge_calls
 from . import writes as edge_writes
 
 MOCK_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")
@@ -69,6 +72,7 @@ class Wiring:
     forwards: bool = False  # the rest of /api/ goes upstream
     stats: Stats | None = None  # the answers counted by cache verdict (proxy modes)
     writes: Writes | None = None  # mock mode: the keys' lead writes
+    dialer: Dialer | None = None  # mock mode with --mock-calls on: the simulated calls
     start: Hook | None = None
     close: Hook | None = None
 
@@ -83,14 +87,26 @@ def wiring(
 ) -> Wiring:
     """The mode's parts: mock mode on the fixtures, or proxy and record modes."""
     if settings.mode is Mode.MOCK and fixtures is not None:
+        wall = (outside or Outside()).wall
         state = State(settings.state_file or (stats_dir and stats_dir / STATE_FILE))
-        writes = Writes(state, fixtures, wall=(outside or Outside()).wall)
+        calls = Calls(fixtures.campaigns, plan_of(settings), wall=wall)
+        dialer = None
+        if settings.mock_calls is Switch.ON:
+            dialer = Dialer(state, calls, timeout=settings.mock_webhook_timeout, wall=wall)
+        writes = Writes(state, fixtures, wall=wall, calls=calls if dialer else None)
         return Wiring(
             service=mock_service(settings, fixtures, KeyedListings(state, fixtures.default)),
-            routers=(admin.mock_router, edge_writes.router, edge_writes.state_router),
+            routers=(
+                admin.mock_router,
+                edge_writes.router,
+                edge_writes.state_router,
+                edge_calls.router,
+            ),
             methods=MOCK_METHODS,
             writes=writes,
-            close=_closing(state),
+            dialer=dialer,
+            start=dialer.start if dialer else None,
+            close=_closing(state, dialer),
         )
     stats = Stats(stats_dir)
     proxy = build_proxy(settings, fixtures, stats=stats, history=history, outside=outside)
@@ -105,8 +121,21 @@ def wiring(
     )
 
 
-def _closing(state: State) -> Hook:
+def plan_of(settings: Settings) -> Plan:
+    """How the simulated dialer runs, from the settings."""
+    url = settings.mock_webhook_url
+    return Plan(
+        seed=settings.mock_calls_seed,
+        speed=settings.mock_calls_speed,
+        webhook_url=None if url is None else str(url),
+        only_completed=settings.mock_webhook_only_completed is Switch.ON,
+    )
+
+
+def _closing(state: State, dialer: Dialer | None) -> Hook:
     async def close() -> None:
+        if dialer is not None:
+            await dialer.close()
         state.close()
 
     return close

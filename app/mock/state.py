@@ -33,7 +33,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 APPLICATION_ID = 0x4C50_4D53  # "LPMS": leads-proxy mock state
-FORMAT = 1  # PRAGMA user_version
+FORMAT = 2  # PRAGMA user_version (2: with the simulated calls; a format 1 file gains them)
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -53,6 +53,43 @@ CREATE TABLE IF NOT EXISTS leads (
     PRIMARY KEY (key, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS leads_by_phone ON leads (key, campaign_id, phone);
+-- The simulated dialer (mock.calling): each lead it has to call, in the phase it is in.
+CREATE TABLE IF NOT EXISTS calls (
+    key TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    phase TEXT NOT NULL,         -- created, scheduled, rescheduled or processing
+    at REAL NOT NULL,            -- simulated time of its next move (processing: the call's end)
+    attempts INTEGER NOT NULL,   -- calls begun
+    began REAL,                  -- processing: when the call began
+    PRIMARY KEY (key, lead_id)
+) WITHOUT ROWID;
+-- One row: the simulated clock (its time is base_sim + (now - base_wall) * speed),
+-- how far the dialer has run it, the next call's id, and which process dials.
+CREATE TABLE IF NOT EXISTS clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    base_wall REAL NOT NULL,
+    base_sim REAL NOT NULL,
+    speed REAL NOT NULL,
+    until REAL NOT NULL,
+    next_call INTEGER NOT NULL,
+    dialer TEXT,                 -- the process that holds the dialer's lease
+    lease REAL NOT NULL          -- real time the lease ends
+);
+-- Post-call webhooks: each one, until it is delivered or given up on.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL,
+    lead_id INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending',  -- pending, delivered or given-up
+    last_status INTEGER,         -- the receiver's last HTTP status
+    last_error TEXT,             -- or why there was none
+    at REAL NOT NULL,            -- real time of the last attempt (or of the call's end)
+    next_try REAL NOT NULL       -- real time of the next attempt
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_try);
 """
 
 
@@ -100,33 +137,39 @@ class State:
         return await self.run(read)
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` in one transaction that holds the database's write lock, then signalled.
+        """`work` in one transaction that holds the database's write lock, then signalled
+        when it changed anything.
 
         Anything `work` raises rolls everything back and is raised here.
         """
 
         def transaction(db: sqlite3.Connection) -> T:
+            before = db.total_changes
             with _immediate(db):
                 done = work(db)
-            self._signal.bump()
+            if db.total_changes != before:
+                self._signal.bump()
             return done
 
         return await self.run(transaction)
 
     async def forget(self, shown: str | None = None) -> tuple[int, int]:
-        """Forget every key's writes, or those of the keys with this fingerprint:
-        (keys, leads) forgotten."""
+        """Forget every key's writes and calls, or those of the keys with this
+        fingerprint: (keys, leads) forgotten. Forgetting all forgets the webhooks too."""
 
         def forget(db: sqlite3.Connection) -> tuple[int, int]:
             keys, leads = db.execute(
                 "SELECT count(*), coalesce(sum(leads), 0) FROM keys WHERE ?1 IS NULL OR shown = ?1",
                 (shown,),
             ).fetchone()
-            db.execute(
-                "DELETE FROM leads WHERE key IN"
-                " (SELECT key FROM keys WHERE ?1 IS NULL OR shown = ?1)",
-                (shown,),
-            )
+            for table in ("leads", "calls"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE key IN"  # noqa: S608 - one of two names
+                    " (SELECT key FROM keys WHERE ?1 IS NULL OR shown = ?1)",
+                    (shown,),
+                )
+            if shown is None:
+                db.execute("DELETE FROM deliveries")
             db.execute("DELETE FROM keys WHERE ?1 IS NULL OR shown = ?1", (shown,))
             return int(keys), int(leads)
 
@@ -166,7 +209,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at each checkpoint
         with _immediate(db):  # two workers may start at once: one makes it
-            if _is_new(db):
+            if _is_new(db) or db.execute("PRAGMA user_version").fetchone()[0] < FORMAT:
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -194,7 +237,7 @@ def _check(db: sqlite3.Connection, path: Path) -> None:
         raise StateError(f"{path}: a SQLite database of another program, not a state file")
     if application != APPLICATION_ID:
         raise StateError(f"{path}: a SQLite database of another program, not a state file")
-    if version != FORMAT:
+    if version not in {1, FORMAT}:  # format 1 is carried over (its tables are kept)
         raise StateError(
             f"{path}: a state file of format {version}; this leads-proxy reads format {FORMAT}"
         )

@@ -25,6 +25,7 @@ from ..http.jsonbody import JSON_WHITESPACE, BodyError, NotAnObject, decode_obje
 from ..http.reply import Reply
 from .answers import STATE
 from .bodies import Invalid, LeadChanges, NewLead
+from .calling import TIMESTAMP, Calls
 from .state import KeyRow, State
 
 
@@ -38,7 +39,6 @@ class Limits:
     state_bytes: int = 256 * 1024 * 1024
 
 
-TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # the listing's format, UTC
 T = TypeVar("T")
 
 DEFAULT_LIMITS = Limits()
@@ -84,8 +84,10 @@ class Writes:
         *,
         wall: Clock = time.time,
         limits: Limits = Limits(),
+        calls: Calls | None = None,
     ) -> None:
         self.state = state
+        self.calls = calls  # the simulated dialer, when it runs: it is told of each write
         self.limits = limits
         self.campaigns = fixtures.campaigns
         self.wall = wall
@@ -126,7 +128,7 @@ class Writes:
         row = self._key(db, key, shown)
         if not new.allow_duplicate and self._taken(db, key, new.campaign_id, new.phone_number):
             raise Refused(_duplicate(new.phone_number))
-        now = self._now()
+        now = self._now(db)
         first, after = row.next_id, row.next_id + 1 + len(new.secondary_contacts)
         ids = iter(range(first, after))
         lead = {
@@ -151,6 +153,8 @@ class Writes:
             ],
         }
         self._put(db, key, row, lead, next_id=after)
+        if self.calls is not None:
+            self.calls.track(db, key, lead)
         data = encode({"message": "Lead created successfully", "data": lead})
         return Reply.json(200, data, STATE)
 
@@ -173,8 +177,10 @@ class Writes:
             lead["status"] = changes.status
         if changes.variables is not None:
             lead["variables"] = {**lead["variables"], **changes.variables}
-        lead["updated_at"] = self._now()
+        lead["updated_at"] = self._now(db)
         self._put(db, key, row, lead)
+        if self.calls is not None and changes.status is not None:
+            self.calls.track(db, key, lead)  # `created` calls it (again); the others end it
         return UPDATED
 
     def _delete(self, db: sqlite3.Connection, key: str, shown: str, lead_id: int) -> Reply:
@@ -182,6 +188,8 @@ class Writes:
         if self._lead(db, key, lead_id) is None:
             raise Refused(LEAD_NOT_FOUND)
         self._put(db, key, row, {"id": lead_id}, tombstone=True)
+        if self.calls is not None:
+            self.calls.untrack(db, key, lead_id)
         return DELETED
 
     def _key(self, db: sqlite3.Connection, key: str, shown: str) -> KeyRow:
@@ -250,7 +258,10 @@ class Writes:
             (secrets.randbits(62), next_id or row.next_id, leads, held, key),
         )
 
-    def _now(self) -> str:
+    def _now(self, db: sqlite3.Connection) -> str:
+        """The time a write is dated: the simulated clock's when calls are simulated."""
+        if self.calls is not None:
+            return self.calls.timestamp(db)
         return time.strftime(TIMESTAMP, time.gmtime(self.wall()))
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, HttpUrl, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from . import defaults
+from .calls import CallSettings
 from .field import setting
 from .values import (
     Fallback,
@@ -38,7 +39,7 @@ CACHE_URL_ALONE = (
 )
 
 
-class Settings(BaseSettings):
+class Settings(CallSettings):
     """Every setting of the server; each has a CLI flag and an env var twin."""
 
     model_config = SettingsConfigDict(

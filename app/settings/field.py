@@ -11,6 +11,7 @@ GROUPS = {
     "serve": "",
     "proxy": "proxy mode",
     "record": "record mode (proxy mode, and each 200 written as a fixture)",
+    "calls": "simulated calling (mock mode)",
     "scale": "scale-out (several workers; one cache and upstream budget shared through Redis)",
 }
 
