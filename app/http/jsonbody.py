@@ -42,7 +42,9 @@ def decode_object(body: bytes) -> dict[str, Any]:
         raise
     except json.JSONDecodeError as error:
         where = f"line {error.lineno} column {error.colno}"
-        raise BodyError(f"The body is not JSON: {error.msg} at {where}.") from None
+        raise BodyError(
+            f"The body is not JSON: {error.msg.removesuffix(' at')} at {where}."
+        ) from None
     except RecursionError:
         raise BodyError("The body is JSON nested too deeply to read.") from None
     except UnicodeEncodeError:

@@ -29,12 +29,20 @@ from .memo import memo
 
 # The key of shown fingerprints: random until the server sets its deployment's.
 _shown_key = [secrets.token_bytes(32)]
+# The key of the state's digests: random until mock mode's state file gives its own.
+_state_secret = [secrets.token_bytes(32)]
 
 
 def use_secret(secret: bytes) -> None:
     """Key the shown fingerprints with the deployment's secret (at start, in each process)."""
     _shown_key[0] = hashlib.blake2b(secret, digest_size=32, person=b"leads-shown-key").digest()
     fingerprint_of.clear()
+
+
+def use_state_secret(secret: bytes) -> None:
+    """Digest the keys of mock mode's state under the state file's own secret, so the
+    file keeps its keys apart whatever the deployment's secret is now."""
+    _state_secret[0] = secret
     state_key.clear()
 
 
@@ -66,8 +74,9 @@ def fingerprint_of(authorization: bytes | None) -> str | None:
 @memo(entries=4096, key_bytes=256)
 def state_key(authorization: bytes | None) -> str:
     """Where mock mode keeps a key's writes (`mock.state`): 128 bits of a MAC of the
-    bearer token under the deployment's secret, so two keys never share a state
-    and the file never holds a key. No token (auth off) is a key of its own."""
+    bearer token under the state file's own secret (`use_state_secret`), so two keys
+    never share a state and the file never holds a key. No token (auth off) is a key
+    of its own."""
     token = bearer_token(authorization) or b""
-    digest = hashlib.blake2b(token, digest_size=16, key=_shown_key[0], person=b"leads-state")
+    digest = hashlib.blake2b(token, digest_size=16, key=_state_secret[0], person=b"leads-state")
     return digest.hexdigest()

@@ -24,6 +24,7 @@ past MAX_SECONDARY_CONTACTS the contacts are not each checked.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -278,6 +279,8 @@ def _cleaned(value: Any, depth: int, label: str) -> Any:
                 f" {MAX_STRING_LENGTH} characters."
             )
         return value or None
+    if isinstance(value, float) and not math.isfinite(value):  # no JSON text holds one
+        raise _Fail(f"The {label} field must hold finite numbers only.")
     if not isinstance(value, dict | list):
         return value
     if depth > MAX_DEPTH:

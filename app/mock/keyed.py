@@ -25,8 +25,11 @@ from ..http.keys import state_key
 from ..http.service import Served
 from .answers import STATE, whole
 from .state import State
+from .writes import MAX_KEY_BYTES
 
-LISTINGS_BYTES = 32 * 1024 * 1024  # the keys' listings kept ready, counted as `size` says
+# The keys' listings kept ready, counted as `size` says: room for the largest a key may
+# write (its JSON, about as much again parsed, and its gzip form), and then some.
+LISTINGS_BYTES = 4 * MAX_KEY_BYTES
 Parsed = dict[int, tuple[str, dict[str, Any]]]  # a lead's id: its row's JSON, and parsed
 
 

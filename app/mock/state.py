@@ -19,9 +19,11 @@ never waits on a lock or a disk.
 from __future__ import annotations
 
 import asyncio
+import errno
 import mmap
 import os
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,12 +32,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..http.keys import use_state_secret
+
 T = TypeVar("T")
 
 APPLICATION_ID = 0x4C50_4D53  # "LPMS": leads-proxy mock state
-FORMAT = 2  # PRAGMA user_version (2: with the simulated calls; a format 1 file gains them)
+FORMAT = 2  # PRAGMA user_version (2: with the simulated calls and the file's own secret)
+TABLES = {  # what the file must hold, checked at start: a table, and its columns
+    "meta": "name, value",
+    "keys": "key, shown, version, next_id, leads, bytes",
+    "leads": "key, id, campaign_id, phone, body",
+    "calls": "key, lead_id, phase, at, attempts, began",
+    "clock": "id, base_wall, base_sim, speed, until, next_call, dialer, lease",
+    "deliveries": "id, call_id, lead_id, url, payload, attempts, state, last_status, "
+    "last_error, at, next_try",
+}
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA = """
+-- The file's own secret, under which the keys are digested (http.keys.use_state_secret):
+-- the file stays readable whatever secret the deployment has.
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (
     key TEXT PRIMARY KEY,        -- http.keys.state_key: a keyed digest, never the key
     shown TEXT NOT NULL,         -- the fingerprint the journal shows
@@ -116,7 +132,9 @@ class State:
         self.path = path if path is not None else Path(self._folder.name) / "state.sqlite3"  # type: ignore[union-attr]
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="leads-proxy-state")
         self._db = self._thread.submit(_connect, self.path).result()
-        self._signal = _Signal(self.path.with_name(self.path.name + "-changes"))
+        self._signal = _Signal(_changes(self.path))
+        (secret,) = self._db.execute("SELECT value FROM meta WHERE name = 'key_secret'").fetchone()
+        use_state_secret(secret)
         self.seen = b""  # not yet read: the first look reads the versions
 
     def changed(self) -> bool:
@@ -128,13 +146,17 @@ class State:
         return await asyncio.get_running_loop().run_in_executor(self._thread, work, self._db)
 
     async def versions(self) -> dict[str, int]:
-        """Every key that has written, with its version; `seen` taken before the read."""
+        """Every key that has written, with its version; `seen` is the signal read just
+        before them, set only once they are here (so that a look meanwhile finds the
+        state changed, and waits for them, rather than trusting the versions before)."""
 
-        def read(db: sqlite3.Connection) -> dict[str, int]:
-            self.seen = self._signal.read()
-            return dict(db.execute("SELECT key, version FROM keys"))
+        def read(db: sqlite3.Connection) -> tuple[bytes, dict[str, int]]:
+            seen = self._signal.read()
+            return seen, dict(db.execute("SELECT key, version FROM keys"))
 
-        return await self.run(read)
+        seen, versions = await self.run(read)
+        self.seen = seen
+        return versions
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in one transaction that holds the database's write lock, then signalled
@@ -190,16 +212,26 @@ def state_problem(path: Path | None) -> str | None:
         return None
     try:
         _connect(path).close()
+        _Signal(_changes(path)).close()
     except StateError as error:
         return str(error)
     return None
 
 
+def _changes(path: Path) -> Path:
+    return path.with_name(path.name + "-changes")
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     """The database at `path`, made if new; StateError for a corrupt or foreign file."""
     try:
-        # Phone numbers and variables are personal data: the file is this user's only.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Phone numbers and variables are personal data: the file is this user's only
+        # (its -wal and -shm files take its mode).
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(descriptor, 0o600)
+        finally:
+            os.close(descriptor)
     except OSError as error:
         raise StateError(f"{path}: cannot open the state file ({error.strerror})") from None
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -209,11 +241,19 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at each checkpoint
         with _immediate(db):  # two workers may start at once: one makes it
-            if _is_new(db) or db.execute("PRAGMA user_version").fetchone()[0] < FORMAT:
+            if _is_new(db):
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {FORMAT}")
+                db.execute("INSERT INTO meta VALUES ('key_secret', randomblob(32))")
+    except sqlite3.OperationalError as error:
+        db.close()
+        if "unable to open" in str(error):
+            raise StateError(
+                f"{path}: cannot open the state file ({error}; can its folder be written?)"
+            ) from None
+        raise StateError(f"{path}: not a leads-proxy state file ({error})") from None
     except sqlite3.DatabaseError as error:
         db.close()
         raise StateError(f"{path}: not a leads-proxy state file ({error})") from None
@@ -237,10 +277,14 @@ def _check(db: sqlite3.Connection, path: Path) -> None:
         raise StateError(f"{path}: a SQLite database of another program, not a state file")
     if application != APPLICATION_ID:
         raise StateError(f"{path}: a SQLite database of another program, not a state file")
-    if version not in {1, FORMAT}:  # format 1 is carried over (its tables are kept)
+    if version != FORMAT:
         raise StateError(
             f"{path}: a state file of format {version}; this leads-proxy reads format {FORMAT}"
         )
+    for table, columns in TABLES.items():  # before anything is written to it
+        db.execute(f"SELECT {columns} FROM {table} LIMIT 0")  # noqa: S608 - our names
+    if db.execute("SELECT count(*) FROM meta WHERE name = 'key_secret'").fetchone()[0] != 1:
+        raise StateError(f"{path}: a state file without its secret; remove it to start anew")
 
 
 @contextmanager
@@ -258,8 +302,14 @@ class _Signal:
     """Eight shared bytes that every commit sets to a new random value."""
 
     def __init__(self, path: Path) -> None:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:  # never through a link: it is written at every commit
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as error:
+            why = "a link" if error.errno == errno.ELOOP else error.strerror
+            raise StateError(f"{path}: cannot use the state's signal file ({why})") from None
         try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise StateError(f"{path}: cannot use the state's signal file (not a file)")
             if os.fstat(descriptor).st_size < 8:
                 os.ftruncate(descriptor, 8)
             self._map = mmap.mmap(descriptor, 8)

@@ -24,7 +24,7 @@ from ..http.clock import Clock
 from ..http.jsonbody import JSON_WHITESPACE, BodyError, NotAnObject, decode_object, encode
 from ..http.reply import Reply
 from .answers import STATE
-from .bodies import Invalid, LeadChanges, NewLead
+from .bodies import MAX_VARIABLES, Invalid, LeadChanges, NewLead
 from .calling import TIMESTAMP, Calls
 from .state import KeyRow, State
 
@@ -177,6 +177,8 @@ class Writes:
             lead["status"] = changes.status
         if changes.variables is not None:
             lead["variables"] = {**lead["variables"], **changes.variables}
+            if len(lead["variables"]) > MAX_VARIABLES:
+                raise Refused(_too_many_variables())
         lead["updated_at"] = self._now(db)
         self._put(db, key, row, lead)
         if self.calls is not None and changes.status is not None:
@@ -197,6 +199,8 @@ class Writes:
             "SELECT version, next_id, leads, bytes FROM keys WHERE key = ?", (key,)
         ).fetchone()
         if found is not None:
+            # The fingerprint follows the deployment's secret, which may have changed.
+            db.execute("UPDATE keys SET shown = ?1 WHERE key = ?2 AND shown != ?1", (shown, key))
             return KeyRow(*found)
         if db.execute("SELECT count(*) FROM keys").fetchone()[0] >= self.limits.keys:
             raise Refused(_full(f"writes of {self.limits.keys:,} keys"))
@@ -232,10 +236,11 @@ class Writes:
         next_id: int | None = None,
         tombstone: bool = False,
     ) -> None:
-        body = None if tombstone else encode(lead).decode()
-        size = len(body or "")
+        raw = b"" if tombstone else encode(lead)
+        body, size = (None if tombstone else raw.decode()), len(raw)  # bytes, not characters
         old = db.execute(
-            "SELECT length(body) FROM leads WHERE key = ? AND id = ?", (key, lead["id"])
+            "SELECT length(CAST(body AS BLOB)) FROM leads WHERE key = ? AND id = ?",
+            (key, lead["id"]),
         ).fetchone()
         leads = row.leads + (old is None)
         held = row.bytes + size - ((old[0] or 0) if old is not None else 0)
@@ -276,6 +281,11 @@ def _duplicate(phone: str) -> Reply:
         "Send allow_dupplicate: true to add it again."
     )
     return Reply.message(422, {"message": message, "errors": {"phone_number": [message]}}, STATE)
+
+
+def _too_many_variables() -> Reply:
+    message = f"The variables field must not have more than {MAX_VARIABLES} items."
+    return Reply.message(422, {"message": message, "errors": {"variables": [message]}}, STATE)
 
 
 def _full(what: str) -> Reply:

@@ -208,15 +208,21 @@ def test_writes__a_state_file_survives_a_restart_and_the_default_does_not(
             b"\x00" * 100 + b"garbage" * 200, "not a leads-proxy state file", id="corrupt"
         ),
         pytest.param(None, "another program", id="foreign-sqlite"),
+        pytest.param("tables", "not a leads-proxy state file", id="its-marks-but-no-tables"),
+        pytest.param("format-1", "format 1", id="an-older-format"),
     ],
 )
 def test_writes__a_corrupt_or_foreign_state_file_is_refused_at_start(
-    tmp_path: Path, content: bytes | None, says: str
+    tmp_path: Path, content: bytes | str | None, says: str
 ) -> None:
     state = tmp_path / "state.db"
     if content is None:
         with sqlite3.connect(state) as db:
             db.execute("CREATE TABLE notes (text)")
+    elif isinstance(content, str):  # a state file's marks, without its tables
+        with sqlite3.connect(state) as db:
+            db.execute("PRAGMA application_id = 1280331091")
+            db.execute(f"PRAGMA user_version = {1 if content == 'format-1' else 2}")
     else:
         state.write_bytes(content)
     before = state.read_bytes()
