@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from ..http.etag import etag_matches
 from ..http.reply import Reply
-from ..mock.answers import EMULATED
+from ..mock.answers import CREATE_SCENARIOS, EMULATED
 from ..mock.bodies import lead_changes, new_lead
 from ..mock.replay import PRIVATE
 from ..mock.writes import LEAD_NOT_FOUND, Writes, read_body
@@ -57,7 +57,8 @@ async def create_lead(
         new = read_body(body, new_lead)
         return new if isinstance(new, Reply) else await writes.create(key, shown, new)
 
-    served = request.scope[SERVED] = await service.write(incoming(request, body), create)
+    served = await service.write(incoming(request, body), create, CREATE_SCENARIOS)
+    request.scope[SERVED] = served
     return await _served(served.reply)
 
 

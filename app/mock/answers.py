@@ -53,6 +53,22 @@ SCENARIOS: dict[int, Reply] = {
     500: Reply.message(500, {"message": "Server Error"}, EMULATED),
     503: Reply.message(503, {"message": "Service Unavailable"}, EMULATED),
 }
+# `Prefer: code=` on a write: the words the write itself would answer with.
+WRITE_SCENARIOS: dict[int, Reply] = {
+    **SCENARIOS,
+    422: Reply.message(
+        422,
+        {
+            "message": "The phone number field is required.",
+            "errors": {"phone_number": ["The phone number field is required."]},
+        },
+        EMULATED,
+    ),
+}
+CREATE_SCENARIOS = {
+    **WRITE_SCENARIOS,
+    404: Reply.message(404, {"message": "Campaign not found"}, EMULATED),
+}
 UNAUTHENTICATED = SCENARIOS[401]
 UNAUTHENTICATED_SERVED = Served.of_mock(UNAUTHENTICATED)
 

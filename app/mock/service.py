@@ -9,7 +9,7 @@ listed from its own state (`mock.keyed`), as ready as the fixtures.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from operator import itemgetter
 from typing import Literal
@@ -30,6 +30,7 @@ from .answers import (
     STATE,
     UNAUTHENTICATED,
     UNAUTHENTICATED_SERVED,
+    WRITE_SCENARIOS,
     generated,
     size_of,
     unknown_example,
@@ -165,7 +166,12 @@ class MockService:
             return self._metered(authorization, lambda: self._reply(request, prefs, listing))
         return self._reply(request, prefs, listing)
 
-    async def write(self, request: Incoming, operation: Operation) -> Served:
+    async def write(
+        self,
+        request: Incoming,
+        operation: Operation,
+        scenarios: Mapping[int, Reply] = WRITE_SCENARIOS,
+    ) -> Served:
         """A write, or the campaigns list, let in as a listing is: the key's auth, its
         rate limit (the real throttle counts every request) and a `Prefer: code=`
         scenario (answered instead, nothing changed) or `delay=`."""
@@ -179,7 +185,7 @@ class MockService:
         if isinstance(taken, Reply):
             return Served.of_mock(taken)
         if prefs.code is not None and prefs.code != 200:
-            reply = SCENARIOS[prefs.code]
+            reply = scenarios[prefs.code]
         else:
             reply = await operation(state_key(authorization), fingerprint_of(authorization) or "")
         if taken or prefs.delay_ms:

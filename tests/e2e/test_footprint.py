@@ -65,7 +65,8 @@ def test_runtime__dependencies_stay_under_the_stated_bound(runtime: Path) -> Non
     assert total < RUNTIME_BOUND_MB * MB, (
         f"the runtime dependencies take {total / MB:.1f} MB, over the bound of "
         f"{RUNTIME_BOUND_MB} MB (tests/e2e/test_footprint.py); largest: {largest}. "
-        "Raise the bound only for a dependency the image needs, and say so in docs/development.md (Footprint)."
+        "Raise the bound only for a dependency the image needs, and say so in "
+        "docs/development.md (Footprint)."
     )
 
 

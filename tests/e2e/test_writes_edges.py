@@ -107,3 +107,18 @@ def test_writes__an_update_cannot_merge_variables_past_their_bound(launch: Launc
         lead for lead in server.client.get("/leads", headers=key).json() if lead["id"] == made
     ]
     assert len(lead["variables"]) == 150
+
+
+def test_writes__a_scenario_code_answers_in_the_writes_own_words(launch: Launch) -> None:
+    server = launch()
+    key = key_header("11|coded")
+    for method, path, code, says in [
+        ("POST", "/lead", 422, "The phone number field is required."),
+        ("POST", "/lead", 404, "Campaign not found"),
+        ("PUT", "/leads/1", 404, "Lead not found"),
+        ("PUT", "/leads/1", 422, "The phone number field is required."),
+    ]:
+        headers = {**key, "Prefer": f"code={code}"}
+        answer = server.client.request(method, path, headers=headers, json=NEW)
+        assert (answer.status_code, answer.json()["message"]) == (code, says)
+    assert server.client.get("/leads", headers=key).headers["x-mock-source"] != "state"
