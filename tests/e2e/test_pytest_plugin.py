@@ -60,6 +60,11 @@ def wait_for_lead(base_url, key, lead_id, *, status="created", seconds=5.0):
         if time.monotonic() > deadline:
             raise TimeoutError(f"lead {lead_id} never became {status}")
         time.sleep(0.1)
+
+
+def on_call_ended(payload, seen):
+    """The app's webhook handler: what it keeps of a post-call webhook."""
+    seen[payload["lead"]["id"]] = (payload["status"], payload["lead"]["status"])
 '''
 
 TESTS = """
@@ -111,6 +116,19 @@ def test_pushes_a_lead_and_waits_for_it(leads_api):
     assert all(lead["id"] != lead_id for lead in all_leads(leads_api.base_url, "other-key"))
     (asked,) = leads_api.requests(path="/api/user/lead")
     assert asked["method"] == "POST" and asked["status"] == 200
+
+
+def test_a_pushed_lead_is_called_and_its_webhook_handled(leads_api):
+    from app.client import on_call_ended, push_lead, wait_for_lead
+
+    lead_id = push_lead(leads_api.base_url, "app-key", "+12015550124", 1, mock_outcome="completed")
+    leads_api.advance(3600)
+    seen = {}
+    for payload in leads_api.webhooks.wait(1):
+        on_call_ended(payload, seen)
+    assert seen == {lead_id: ("completed", "completed")}
+    assert wait_for_lead(leads_api.base_url, "app-key", lead_id, status="completed")
+    assert leads_api.deliveries()[0]["delivered"]
 
 
 def test_each_test_starts_clean(leads_api):  # the lead pushed before is forgotten
@@ -178,7 +196,7 @@ def test_plugin__a_downstream_project_with_its_own_app_package_passes_with_only_
     done = run(*pytest_of(downstream, runner), "-q", "-p", "no:cacheprovider", "--durations=0",
                cwd=downstream, env=NOWHERE)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 passed" in done.stdout
+    assert "7 passed" in done.stdout
 
 
 def test_plugin__a_broken_client_fails_with_a_readable_assertion(downstream: Path) -> None:
