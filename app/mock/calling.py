@@ -102,10 +102,12 @@ class Calls:
         return moved
 
     def reset(self, db: sqlite3.Connection) -> float:
-        """Simulated time back to the real time; the dialer goes on from there."""
+        """Simulated time back to the real time; the calls waiting or under way move
+        back with it (a call in progress keeps its length)."""
         now = self.wall()
+        back = now - self.now(db)  # the calls' schedule moves with the clock
         db.execute("UPDATE clock SET base_wall = ?1, base_sim = ?1, until = ?1", (now,))
-        db.execute("UPDATE calls SET at = min(at, ?)", (now,))
+        db.execute("UPDATE calls SET at = at + ?1, began = began + ?1", (back,))
         return now
 
     def timestamp(self, db: sqlite3.Connection) -> str:

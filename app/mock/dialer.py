@@ -19,6 +19,7 @@ import secrets
 import sqlite3
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -54,6 +55,7 @@ class Dialer:
         self.calls = calls
         self.wall = wall
         self.name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.timeout = timeout  # for the whole attempt, not each read of it
         self._client = httpx.AsyncClient(
             timeout=timeout, transport=transport, trust_env=False, follow_redirects=False
         )
@@ -110,7 +112,8 @@ class Dialer:
                 " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
                 (self.wall(), BATCH + len(self._sending)),
             ).fetchall()
-            return [row for row in found if row[0] not in self._sending][:BATCH]
+            free = max(0, LINES - len(self._sending))  # never more waiting than lines
+            return [row for row in found if row[0] not in self._sending][:free]
 
         for row in await self.state.run(due):
             self._sending.add(row[0])
@@ -122,7 +125,7 @@ class Dialer:
         status: int | None = None
         error: str | None = None
         try:
-            async with self._lines:
+            async with self._lines, asyncio.timeout(self.timeout):  # a trickle is cut too
                 request = self._client.build_request(
                     "POST",
                     url,
@@ -132,7 +135,7 @@ class Dialer:
                 answer = await self._client.send(request, stream=True)
                 status = answer.status_code
                 await answer.aclose()  # the status is all it needs: the body is never read
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             error = "timed out"
         except httpx.HTTPError as failed:
             error = _why(failed)
@@ -195,6 +198,17 @@ def deliveries(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
                 "delivered": state == "delivered",
                 "given_up": state == "given-up",
                 "at": iso(row[7]),
+                "url": shown_url(row[2]),
             }
         )
     return shown
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as the views show it: no user, password or query (tokens hide there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))

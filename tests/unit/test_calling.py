@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from leads_proxy.fixtures.campaigns import Campaigns, complete
@@ -18,6 +19,7 @@ from leads_proxy.http.keys import state_key
 from leads_proxy.mock import dialing
 from leads_proxy.mock.bodies import NewLead
 from leads_proxy.mock.calling import Calls, Plan
+from leads_proxy.mock.dialer import Dialer, deliveries
 from leads_proxy.mock.state import State
 from leads_proxy.mock.writes import Writes
 from tests.support import BUNDLED
@@ -132,3 +134,46 @@ def test_calls__lines_per_key_and_campaign_a_delete_stops_a_lead(
     theirs = [row["phase"] for row in rows if row["key"] == other]
     assert mine == ["processing", "scheduled"]  # one line for the key; the deleted lead gone
     assert theirs == ["processing"]  # another key's campaign has its own line
+
+
+def test_dialer__an_attempt_ends_within_its_timeout_however_the_receiver_trickles(
+    state: State,
+) -> None:
+    async def trickle(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(3600)  # a status line one byte an hour, as far as it knows
+        raise AssertionError("never answered")
+
+    calls = Calls(Campaigns.of([campaign()]), Plan(webhook_url="http://u:p@127.0.0.1:9/h?t=x"))
+
+    async def scenario() -> list[dict[str, Any]]:
+        dialer = Dialer(state, calls, timeout=0.2, transport=httpx.MockTransport(trickle))
+        await state.write(calls.start)
+        await state.write(lambda db: calls._queue(db, 1, 17, b"{}"))
+        await dialer._send(1, "http://127.0.0.1:9/h", "{}", 0)
+        await dialer.close()
+        return await state.run(lambda db: deliveries(db, 10))
+
+    (sent,) = asyncio.run(asyncio.wait_for(scenario(), 5))
+    assert (sent["attempts"], sent["last_error"], sent["delivered"]) == (1, "timed out", False)
+    assert sent["url"] == "http://127.0.0.1:9/h?…"  # no user, password or query shown
+
+
+def test_calls__a_clock_set_back_takes_the_calls_under_way_with_it(state: State) -> None:
+    wall = Wall()
+    calls = Calls(Campaigns.of([campaign()]), Plan(speed=0), wall=wall)
+
+    async def scenario() -> tuple[float, float, float]:
+        await state.write(calls.start)
+        await state.write(lambda db: calls.advance(db, 7200))
+
+        def put(db: Any) -> None:
+            db.execute("INSERT INTO calls VALUES ('k', 1, 'processing', ?, 1, ?)",
+                       (MONDAY + 7300, MONDAY + 7200))  # fmt: skip
+
+        await state.write(put)
+        await state.write(calls.reset)
+        at, began = await state.run(lambda db: db.execute("SELECT at, began FROM calls").fetchone())
+        return at, began, await state.run(calls.now)
+
+    at, began, now = asyncio.run(scenario())
+    assert (began, at) == (now, now + 100)
