@@ -24,6 +24,11 @@ from .permissions import changer, viewer
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 CALLS_OFF = "Simulated calling is off: start leads-proxy with --mock-calls on."
+OFF: dict[int | str, dict[str, Any]] = {409: {"description": CALLS_OFF}}
+CHANGE: dict[int | str, dict[str, Any]] = {
+    **OFF,
+    401: {"description": "The admin token is missing or wrong (where one is set)."},
+}
 ADVANCE_SHAPE = (
     f'The body must be like {{"advance": 3600}}: seconds to move the clock on, '
     f"from 0 to {MAX_ADVANCE:,}."
@@ -40,7 +45,7 @@ async def _now(dialer: Dialer) -> JSONResponse:
     return JSONResponse({"now": iso(now), "speed": dialer.calls.plan.speed})
 
 
-@router.get("/clock", dependencies=[Depends(viewer)])
+@router.get("/clock", dependencies=[Depends(viewer)], responses=OFF)
 async def read_clock(request: Request) -> JSONResponse:
     """Mock mode with --mock-calls on: the simulated time (ISO-8601, UTC) and its speed."""
     dialer = _dialer(request)
@@ -49,7 +54,15 @@ async def read_clock(request: Request) -> JSONResponse:
     return await _now(dialer)
 
 
-@router.post("/clock", dependencies=[Depends(changer)])
+@router.post(
+    "/clock",
+    dependencies=[Depends(changer)],
+    responses={
+        **CHANGE,
+        413: {"description": "Body too large."},
+        422: {"description": ADVANCE_SHAPE},
+    },
+)
 async def advance_clock(request: Request) -> JSONResponse:
     """Mock mode with --mock-calls on: move simulated time on by `{"advance": seconds}`,
     playing every call due meanwhile; answers the new time. Needs the admin token where
@@ -72,7 +85,7 @@ async def advance_clock(request: Request) -> JSONResponse:
     return await _now(dialer)
 
 
-@router.delete("/clock", dependencies=[Depends(changer)])
+@router.delete("/clock", dependencies=[Depends(changer)], responses=CHANGE)
 async def reset_clock(request: Request) -> JSONResponse:
     """Mock mode with --mock-calls on: simulated time back to the real time. Needs the
     admin token where one is set."""
@@ -83,7 +96,7 @@ async def reset_clock(request: Request) -> JSONResponse:
     return await _now(dialer)
 
 
-@router.get("/webhooks", dependencies=[Depends(viewer), Depends(given_once)])
+@router.get("/webhooks", dependencies=[Depends(viewer), Depends(given_once)], responses=OFF)
 async def webhooks(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=KEPT_DELIVERIES)] = 100,

@@ -64,6 +64,7 @@ def send_all(server: Server, requests: Iterable[tuple[str, dict[str, str]]]) -> 
                     failures.append(f"{path[:80]}: {status}")
                 if closing:
                     writer.close()
+                    await writer.wait_closed()
                     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         finally:
             writer.close()
