@@ -139,3 +139,16 @@ def assert_valid_leads(body: Any) -> None:
 
 def key_header(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def refused_at_start(*args: str) -> str:
+    """`leads-proxy serve ARGS` that must stop before it binds: its one line of stderr."""
+    run = subprocess.run(
+        [LEADS_PROXY, "serve", "--port", "0", *args],
+        capture_output=True, text=True, timeout=60, env=clean_env(), check=False,
+    )  # fmt: skip
+    assert run.returncode != 0
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    return lines[0]

@@ -35,7 +35,6 @@ LEASE = 3.0  # seconds a dialer's lease lasts unless renewed
 MAX_ATTEMPTS = 4  # a webhook's tries: the first and three retries
 BACKOFF = 0.5  # seconds before the first retry; doubled for each next one
 LINES = 8  # webhooks in flight at once
-BATCH = 32  # webhooks taken at one look
 USER_AGENT = "leads-proxy (simulated post-call webhook)"
 
 
@@ -110,7 +109,7 @@ class Dialer:
             found = db.execute(
                 "SELECT id, url, payload, attempts FROM deliveries"
                 " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
-                (self.wall(), BATCH + len(self._sending)),
+                (self.wall(), LINES + len(self._sending)),
             ).fetchall()
             free = max(0, LINES - len(self._sending))  # never more waiting than lines
             return [row for row in found if row[0] not in self._sending][:free]
