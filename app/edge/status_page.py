@@ -14,12 +14,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from ..mock.dialer import Dialer, deliveries
+from ..mock.dialing import iso
 from ..proxy.service import ProxyService
 from .permissions import viewer
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 PAGE = (Path(__file__).resolve().parent / "status.html").read_text(encoding="utf-8")
 JOURNAL_ROWS = 50
+WEBHOOK_ROWS = 20
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
@@ -31,7 +34,8 @@ async def page() -> HTMLResponse:
 @router.get("/status", dependencies=[Depends(viewer)])
 async def status(request: Request) -> JSONResponse:
     """What the status page shows: the server, its counters, the last 15 minutes second
-    by second, keys cooling down, the cache against its bounds, the latest requests."""
+    by second, keys cooling down, the cache against its bounds, the latest requests, and
+    in mock mode with --mock-calls on the simulated clock and the latest webhooks."""
     state = request.app.state
     settings = state.settings
     service = state.service
@@ -42,6 +46,7 @@ async def status(request: Request) -> JSONResponse:
         "workers": settings.workers,
         "history": state.history.last(),
         "requests": state.journal.entries(limit=JOURNAL_ROWS) if state.journal else [],
+        "calls": await _calls(getattr(state, "dialer", None)),
     }
     if isinstance(service, ProxyService):
         counters = service.snapshot()
@@ -60,3 +65,12 @@ async def status(request: Request) -> JSONResponse:
     else:
         answer |= {"redis": "not used", "cooling": [], "cache": None}
     return JSONResponse(answer, headers={"cache-control": "no-store"})
+
+
+async def _calls(dialer: Dialer | None) -> dict[str, Any] | None:
+    """The simulated clock and the latest webhooks, or None with calling off."""
+    if dialer is None:
+        return None
+    calls = dialer.calls
+    now, webhooks = await dialer.state.run(lambda db: (calls.now(db), deliveries(db, WEBHOOK_ROWS)))
+    return {"now": iso(now), "speed": calls.plan.speed, "webhooks": webhooks}

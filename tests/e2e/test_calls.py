@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
 from leads_proxy.receiver import WebhookReceiver
 from tests.support import BUNDLED, Launch, Server, eventually, free_port, key_header
@@ -305,3 +306,38 @@ def test_calls__the_clock_refuses_bad_input_and_is_off_without_calls(
         assert "--mock-calls on" in off.json()["message"]
     assert plain.client.get("/_proxy/webhooks").status_code == 409
     assert "Traceback" not in server.log()
+
+
+def test_calls__the_status_page_shows_the_clock_and_each_webhook(
+    launch: Launch, campaigns: Path, receiver: WebhookReceiver, browser: Browser, screenshot: Path
+) -> None:
+    hidden = receiver.url.replace("http://", "http://hook-user:hook-pass@") + "?token=hook-secret"
+    server = calling(launch, campaigns, hidden)
+    done, failing = create(server, 1, 1, "completed"), create(server, 2, 1, "busy")
+    advance(server, DAY)
+    receiver.wait(3)
+    status = server.client.get("/_proxy/status").json()["calls"]
+    assert status["speed"] == 0
+    assert status["now"] == server.client.get("/_proxy/clock").json()["now"]
+    assert Counter(hook["lead_id"] for hook in status["webhooks"]) == {failing: 2, done: 1}
+    assert status["webhooks"][0]["lead_id"] == failing  # its retry came last: newest first
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/_proxy/")
+        page.wait_for_function("document.querySelectorAll('#webhooks tr').length === 3")
+        rows = page.locator("#webhooks tr").all_inner_texts()
+        assert "busy" in rows[0]
+        (completed,) = [row for row in rows if "completed" in row]
+        assert "delivered" in completed
+        assert str(done) in completed
+        assert all(receiver.url in row for row in rows)
+        shown = page.content()
+        assert "hook-secret" not in shown
+        assert "hook-pass" not in shown
+        assert status["now"] in (page.text_content("#calls") or "")
+        page.screenshot(path=screenshot, full_page=True)
+    finally:
+        context.close()
+    plain = launch()
+    assert plain.client.get("/_proxy/status").json()["calls"] is None
