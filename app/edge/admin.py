@@ -138,7 +138,10 @@ async def ready(request: Request, proxy: ProxyDep) -> JSONResponse:
         state.probed_at = time.monotonic()
         await proxy.probe()
         is_ready, why = proxy.ready()
-    return JSONResponse({"ready": is_ready, "reason": why}, status_code=200 if is_ready else 503)
+    answer: dict[str, object] = {"ready": is_ready, "reason": why}
+    if proxy.shared is not None:
+        answer["redis"] = {"up": proxy.shared.available, "kind": str(proxy.shared.kind)}
+    return JSONResponse(answer, status_code=200 if is_ready else 503)
 
 
 @proxy_router.delete("/cache")

@@ -54,6 +54,7 @@ async def status(request: Request) -> JSONResponse:
             "counters": counters,
             "workers": counters["workers"],
             "redis": counters.get("redis", "not used"),
+            "redis_kind": counters.get("redis_kind"),
             "cooling": service.cooling(),
             "cache": {
                 "entries": counters["entries"],

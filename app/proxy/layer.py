@@ -38,6 +38,10 @@ class SharedLayer(Protocol):
     def where(self) -> str:
         """The server, for logs, without credentials."""
 
+    @property
+    def kind(self) -> object:
+        """What kind of Redis answered (single server, cluster, Sentinel service)."""
+
     async def get(self, key: CacheKey, *, hold_until: float) -> Entry | None: ...
     async def put(self, key: CacheKey, entry: Entry) -> bool: ...
     async def restore(self, key: CacheKey, entry: Entry) -> bool: ...

@@ -258,6 +258,7 @@ class ProxyService:
                 del totals[name]
         else:
             totals["redis"] = "up" if totals["redis_up"] == totals["workers"] else "down"
+            totals["redis_kind"] = str(self.shared.kind)
         return totals
 
     def cooling(self) -> list[dict[str, Any]]:
@@ -286,8 +287,8 @@ class ProxyService:
     async def start(self) -> None:
         """Start listening for purges by other processes; say once if Redis is down."""
         if self.shared is not None:
-            if await self.shared.ping():
-                log.info("redis: %s shared by this process", self.shared.where)
+            if await (shared := self.shared).ping():
+                log.info("redis: %s (%s) shared by this process", shared.where, shared.kind)
             self._listener = asyncio.get_running_loop().create_task(self.shared.listen(self._drop))
 
     async def close(self) -> None:

@@ -231,10 +231,13 @@ class Settings(CallSettings):
     cache_url: SecretStr | None = setting(
         None,
         "Redis (or Valkey) holding the cache, fill locks, 429 cooldowns and the "
-        "--upstream-max-rps budget for every process, e.g. redis://127.0.0.1:6379/0",
+        "--upstream-max-rps budget for every process: one server or any node of a "
+        "cluster (redis://127.0.0.1:6379/0, rediss://...?ssl_ca_certs=FILE) or "
+        "sentinels (redis+sentinel://host:port,.../service)",
         group="scale",
         metavar="URL",
-        expected="a Redis URL like redis://127.0.0.1:6379/0 (redis, rediss or unix)",
+        expected="a Redis URL like redis://127.0.0.1:6379/0 (redis, rediss, unix, "
+        "redis+sentinel or rediss+sentinel)",
     )
     cache_timeout: float = setting(
         defaults.CACHE_TIMEOUT,

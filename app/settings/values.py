@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import re
-from urllib.parse import urlsplit
+
+from .redis_url import NOT_REDIS, parse_redis_url, tls_context
 
 
 class Mode(enum.StrEnum):
@@ -61,11 +62,14 @@ _HOST_NAME = re.compile(r"\.?[a-z0-9][a-z0-9.-]{0,252}|\[[0-9a-f:.]{2,45}\]")
 
 
 def redis_url(url: str) -> str:
-    """`url` if it is a Redis URL whose options redis-py reads."""
-    if not _is_redis_url(url):
-        raise ValueError("not a Redis URL")
-    if problem := _redis_options_problem(url):
-        raise ValueError(BAD_OPTION + problem)
+    """`url` if it is a Redis URL leads-proxy reads (`settings.redis_url`), its TLS
+    files usable."""
+    try:
+        tls_context(parse_redis_url(url))
+    except ValueError as error:
+        if str(error) == NOT_REDIS:
+            raise
+        raise ValueError(BAD_OPTION + str(error)) from None
     return url
 
 
@@ -102,36 +106,3 @@ def per_minute(value: str | None) -> str | None:
     if match is None or int(match[1]) < 1:
         raise ValueError("not N/minute")
     return f"{int(match[1])}/minute"
-
-
-def _is_redis_url(url: str) -> bool:
-    """redis://[user:password@]host[:port][/db], rediss://..., or unix:///path[?db=n]."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises on a port that is not a number
-    except ValueError:
-        return False
-    if parts.scheme == "unix":
-        return bool(parts.path)
-    db = parts.path.lstrip("/")
-    return (
-        parts.scheme in {"redis", "rediss"}
-        and bool(parts.hostname)
-        and (port is None or port > 0)
-        and (not db or db.isdigit())
-    )
-
-
-def _redis_options_problem(url: str) -> str | None:
-    """What is wrong with the URL's options (`?socket_timeout=abc`, `?bogus=1`), if anything."""
-    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url  # noqa: PLC0415
-
-    try:
-        options = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError as error:
-        return str(error).rstrip(".")
-    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
-    unknown = sorted(set(options) - known - set(URL_QUERY_ARGUMENT_PARSERS))
-    if unknown:
-        return f"unknown option {unknown[0]!r} in connection URL"
-    return None

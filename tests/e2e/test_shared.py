@@ -372,7 +372,7 @@ def test_shared__purging_many_entries_takes_many_calls_and_is_not_taken_for_redi
     store = redis_server.client()
     with store.pipeline(transaction=False) as pipe:
         for n in range(50_000):
-            pipe.set(f"leads-proxy:leads:{'f' * 32}:page={n}", b"x", px=600_000)
+            pipe.set(f"leads-proxy:leads:{{{'f' * 32}}}:page={n}", b"x", px=600_000)
         pipe.execute()
 
     async def run() -> tuple[int | None, bool]:

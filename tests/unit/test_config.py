@@ -77,7 +77,7 @@ def test_settings__cache_url_needs_a_key_secret() -> None:
         (
             {"cache_url": "http://:hunter2@cache:6379", "key_secret": "s" * 16},
             "invalid value for --cache-url / LEADS_PROXY_CACHE_URL: expected a Redis URL like "
-            "redis://127.0.0.1:6379/0 (redis, rediss or unix)",
+            "redis://127.0.0.1:6379/0 (redis, rediss, unix, redis+sentinel or rediss+sentinel)",
         ),
         (
             {"key_secret": "hunter2"},

@@ -6,6 +6,7 @@ import gzip
 import json
 
 import pytest
+from redis.crc import key_slot
 
 from leads_proxy.http.encoding import gzip_of
 from leads_proxy.proxy.cache import Entry, KeyMaker
@@ -16,6 +17,7 @@ from leads_proxy.proxy.redis.format import (
     entries_pattern,
     entry_key,
     lock_key,
+    purged_key,
 )
 from tests.fakes import entry
 
@@ -44,15 +46,29 @@ def test_entry__anything_else_in_redis_is_no_entry(raw: bytes) -> None:
 
 def test_keys__name_the_fingerprint_and_query_never_the_api_key() -> None:
     key = KeyMaker(b"s" * 32).key(b"1|secret-api-key", "status=completed")
-    names = [entry_key(key), lock_key(key), cooldown_key(key.fingerprint)]
+    tag = "{" + key.fingerprint + "}"
+    names = [entry_key(key), lock_key(key), cooldown_key(key.fingerprint),
+             purged_key(key.fingerprint)]  # fmt: skip
     assert names == [
-        f"leads-proxy:leads:{key.fingerprint}:status=completed",
-        f"leads-proxy:lock:{key.fingerprint}:status=completed",
-        f"leads-proxy:cooldown:{key.fingerprint}",
+        f"leads-proxy:leads:{tag}:status=completed",
+        f"leads-proxy:lock:{tag}:status=completed",
+        f"leads-proxy:cooldown:{tag}",
+        f"leads-proxy:purged:{tag}",
     ]
     assert not any("secret-api-key" in name for name in names)
     assert entries_pattern(None) == "leads-proxy:leads:*"
-    assert entries_pattern(key.fingerprint) == f"leads-proxy:leads:{key.fingerprint}:*"
+    assert entries_pattern(key.fingerprint) == f"leads-proxy:leads:{tag}:*"
+
+
+def test_keys__every_key_of_one_api_key_is_in_one_cluster_slot() -> None:
+    keys = KeyMaker(b"s" * 32)
+    key = keys.key(b"1|secret-api-key", "status=completed")
+    other = keys.key(b"1|secret-api-key", "page=2&per_page=5")
+    names = [entry_key(key), lock_key(key), cooldown_key(key.fingerprint),
+             purged_key(key.fingerprint), entry_key(other), lock_key(other)]  # fmt: skip
+    assert len({key_slot(name.encode()) for name in names}) == 1
+    spread = {key_slot(entry_key(keys.key(f"{n}|k".encode(), "")).encode()) for n in range(50)}
+    assert len(spread) > 40  # different API keys land all over the slots
 
 
 GZIPPED_OTHER = gzip.compress(b"[1]")

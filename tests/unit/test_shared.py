@@ -22,7 +22,7 @@ import pytest
 from leads_proxy.observe.stats import Stats
 from leads_proxy.proxy.cache import Entry, KeyMaker
 from leads_proxy.proxy.layer import Claim, Cooling, Wait
-from leads_proxy.proxy.redis.format import PURGE_CHANNEL, PURGED, entry_key, lock_key
+from leads_proxy.proxy.redis.format import PURGE_CHANNEL, PURGED, entry_key, lock_key, purged_key
 from leads_proxy.proxy.redis.shared import Shared
 from tests.fakes import Clock, until
 from tests.redis_server import RedisServer
@@ -399,7 +399,7 @@ def test_purge__one_keys_entries_then_all_and_every_process_hears_of_it(
     assert after == []
     assert heard == [KEY.fingerprint, None]
     store = server.client()
-    assert store.get(f"{PURGED}:{KEY.fingerprint}") == repr(WALL).encode()
+    assert store.get(purged_key(KEY.fingerprint)) == repr(WALL).encode()
     assert store.get(PURGED) == repr(WALL).encode()
 
 

@@ -2,16 +2,20 @@
 
 Under the `leads-proxy:` prefix:
 
-    leads-proxy:leads:<fingerprint>:<query>   an entry: a JSON line of metadata, then the body
-    leads-proxy:lock:<fingerprint>:<query>    the fill lock (SET NX PX), holding a random token
-    leads-proxy:cooldown:<fingerprint>        present while that API key must wait out a 429
-    leads-proxy:pace                          the next free upstream slot, for --upstream-max-rps
-    leads-proxy:purged[:<fingerprint>]        when everything (or one key) was last purged
-    leads-proxy:purge                         a channel: "*" or a fingerprint, for every process
+    leads-proxy:leads:{<fingerprint>}:<query>  an entry: a JSON line of metadata, then the body
+    leads-proxy:lock:{<fingerprint>}:<query>   the fill lock (SET NX PX), holding a random token
+    leads-proxy:cooldown:{<fingerprint>}       present while that API key must wait out a 429
+    leads-proxy:purged:{<fingerprint>}         when that API key's entries were last purged
+    leads-proxy:purged                         when everything was last purged
+    leads-proxy:pace                           the next free upstream slot, for --upstream-max-rps
+    leads-proxy:purge                          a channel: "*" or a fingerprint, for every process
 
-Fingerprints are HMACs of API keys under the shared --key-secret: nothing
-here holds a key. Deadlines cross processes (and machines) as wall-clock
-times; each process turns them back into its own monotonic clock on read.
+The braces are a Redis Cluster hash tag: every key of one API key is in one
+slot, so each script touches one slot; the global purge time is read apart
+and given to the script that needs it. Fingerprints are HMACs of API keys
+under the shared --key-secret: nothing here holds a key. Deadlines cross
+processes (and machines) as wall-clock times; each process turns them back
+into its own monotonic clock on read.
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ return {1, redis.call('PTTL', KEYS[2])}
 """
 # RESTORE: a copy this process holds goes back into a Redis that lost it
 # (restarted, evicted), unless another fill got there first or a purge came
-# after the copy was made: a purged answer never comes back.
+# after the copy was made: a purged answer never comes back. KEYS[2] is the
+# API key's purge time; ARGV[4] the global one, read just before.
 RESTORE = """
-local purged = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') or 0,
-                        tonumber(redis.call('GET', KEYS[3]) or '0') or 0)
+local purged = math.max(tonumber(ARGV[4]) or 0,
+                        tonumber(redis.call('GET', KEYS[2]) or '0') or 0)
 if tonumber(ARGV[2]) <= purged then return 0 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0
@@ -69,20 +74,28 @@ return slot - now
 
 
 def entry_key(key: CacheKey) -> str:
-    return PREFIX + key
+    return f"{PREFIX}leads:{{{key.fingerprint}}}:{_query(key)}"
 
 
 def lock_key(key: CacheKey) -> str:
-    return f"{PREFIX}lock:{key.fingerprint}:{key.split(':', 2)[2]}"
+    return f"{PREFIX}lock:{{{key.fingerprint}}}:{_query(key)}"
 
 
 def cooldown_key(fingerprint: str) -> str:
-    return f"{PREFIX}cooldown:{fingerprint}"
+    return f"{PREFIX}cooldown:{{{fingerprint}}}"
+
+
+def purged_key(fingerprint: str) -> str:
+    return f"{PURGED}:{{{fingerprint}}}"
 
 
 def entries_pattern(fingerprint: str | None) -> str:
-    """A SCAN pattern for every entry, or for one API key's."""
-    return f"{PREFIX}leads:{fingerprint}:*" if fingerprint else f"{PREFIX}leads:*"
+    """A SCAN pattern for every entry, or for one API key's (braces match themselves)."""
+    return f"{PREFIX}leads:{{{fingerprint}}}:*" if fingerprint else f"{PREFIX}leads:*"
+
+
+def _query(key: CacheKey) -> str:
+    return key.split(":", 2)[2]
 
 
 def encode_entry(entry: Entry, *, shift: float) -> bytes:

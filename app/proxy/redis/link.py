@@ -1,9 +1,12 @@
 """Being up or down: every Redis call made through one link that never raises.
 
 A call that fails answers None; the link then marks itself down, logs it
-once, answers None at once without trying, and a watcher pings Redis until it
-answers, when the link is up again (and says so, once). Redis full
-(maxmemory) is not down: it is counted and told once.
+once (with why: refused, TLS, a wrong password), answers None at once
+without trying, and a watcher revives the client until Redis answers, when
+the link is up again (and says so, once). On a cluster a call names the node
+it goes to: a node that fails is down alone, for `WATCH_EVERY` seconds at a
+time, and only the keys in its slots wait. Redis full (maxmemory) is not
+down, nor is a user without a permission: each is counted and told once.
 """
 
 from __future__ import annotations
@@ -11,55 +14,78 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import OutOfMemoryError, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    NoPermissionError,
+    OutOfMemoryError,
+    RedisClusterException,
+    RedisError,
+)
 
+from ...http.clock import Clock
 from ...observe.stats import Stats
 
 log = logging.getLogger("leads_proxy")
-WATCH_EVERY = 1.0  # seconds between pings while Redis is down
+WATCH_EVERY = 1.0  # seconds between tries while Redis (or a cluster node) is down
+FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
+_TLS = re.compile(r"\[SSL(?:: [A-Z_]+)?\] ([^(]+?)\s*\(")
 T = TypeVar("T")
 
 
 class Link:
-    """One Redis client, and whether it answers."""
+    """Whether Redis answers, as a whole and node by node."""
 
     def __init__(
         self,
-        redis: Redis,
         where: str,
         *,
+        revive: Callable[[], Awaitable[object]],
+        close: Callable[[], Awaitable[None]],
         timeout: float,
         stats: Stats,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = time.monotonic,
     ) -> None:
-        self._redis = redis
         self.where = where
+        self._revive = revive  # a fresh start on the server; raises while it is down
+        self._close = close
         self.timeout = timeout
         self.stats = stats
         self._sleep = sleep
+        self._clock = clock
         self.stats.redis_up = 1
         self.available = True
         self._watcher: asyncio.Task[None] | None = None
         self.closed = False
         self._full_told = False
+        self._refused_told: set[str] = set()
+        self._nodes_down: dict[str, float] = {}  # cluster node -> when to try it again
 
     async def call(
-        self, call: Callable[[], Awaitable[T]], *, within: float | None = None
+        self,
+        call: Callable[[], Awaitable[T]],
+        *,
+        within: float | None = None,
+        node: str | None = None,
     ) -> T | None:
-        """Make one Redis call; None, and the layer marked down, if it fails.
+        """Make one Redis call; None, and the layer (or `node`) marked down, if it fails.
 
         Each command is bounded by the socket timeout; `within` bounds the
         whole call, for the few that take many commands (a purge).
         """
         if not self.available:
             return None
+        if node is not None and self._nodes_down.get(node, -1.0) > self._clock():
+            return None
         try:
             async with asyncio.timeout(within or self.timeout * 2):
-                return await call()
+                answer = await call()
         except OutOfMemoryError:
             # Full (maxmemory with noeviction), not down: reads and locks go on.
             self.stats.redis_full += 1
@@ -71,10 +97,42 @@ class Link:
                     self.where,
                 )
             return None
-        except (RedisError, OSError, TimeoutError) as error:
+        except NoPermissionError as error:
             self.stats.redis_errors += 1
-            self._down(error)
+            self.refused(error)
             return None
+        except FAILURES as error:
+            self.stats.redis_errors += 1
+            if node is not None:
+                self._node_down(node, error)
+            else:
+                self._down(error)
+            return None
+        if node is not None and self._nodes_down.pop(node, None) is not None:
+            log.warning("redis: cluster node %s is back; sharing its keys again", node)
+        return answer
+
+    def refused(self, error: NoPermissionError) -> None:
+        """A command the Redis user may not run: told once per command, never down."""
+        said = str(error)
+        if said not in self._refused_told and len(self._refused_told) < 100:
+            self._refused_told.add(said)
+            log.warning(
+                "redis: %s refused a command: %s; grant the ACL docs/proxy.md lists "
+                "(that part of the sharing is skipped)",
+                self.where,
+                said,
+            )
+
+    def _node_down(self, node: str, error: BaseException) -> None:
+        if node not in self._nodes_down:
+            log.warning(
+                "redis: cluster node %s unavailable (%s); the keys in its slots are served "
+                "from this process's memory and the upstream until it answers again",
+                node,
+                reason(error),
+            )
+        self._nodes_down[node] = self._clock() + WATCH_EVERY
 
     def _down(self, error: BaseException) -> None:
         if not self.available:
@@ -86,7 +144,7 @@ class Link:
             "redis: %s unavailable (%s); serving from this process's memory and the "
             "upstream until it answers again",
             self.where,
-            type(error).__name__,
+            reason(error),
         )
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
@@ -96,11 +154,10 @@ class Link:
             await self._sleep(WATCH_EVERY)
             try:
                 async with asyncio.timeout(self.timeout * 2):
-                    # Connections from before the outage are dead: start afresh,
-                    # or the first calls after the return would fail on them.
-                    await self._redis.connection_pool.disconnect()
-                    await self._redis.ping()
-            except (RedisError, OSError, TimeoutError):
+                    await self._revive()
+            except NoPermissionError as error:
+                self.refused(error)
+            except FAILURES:
                 self.stats.redis_errors += 1
                 continue
             self.available = True
@@ -112,5 +169,18 @@ class Link:
         self.closed = True
         if self._watcher is not None:
             self._watcher.cancel()
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.aclose()
+        with contextlib.suppress(*FAILURES):
+            await self._close()
+
+
+def reason(error: BaseException) -> str:
+    """Why a call failed, in a few words and never with a secret: TLS and credentials
+    are said, anything else is its kind."""
+    said = str(error)
+    if isinstance(error, AuthenticationError) or "WRONGPASS" in said:
+        return "wrong user or password"
+    if found := _TLS.search(said):
+        return f"TLS: {found[1]}"
+    if "SSL" in said or isinstance(error, ssl.SSLError):
+        return "TLS handshake failed"
+    return type(error).__name__
