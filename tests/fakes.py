@@ -95,6 +95,7 @@ class FakeShared:
     cooled: list[float] = field(default_factory=list)
     lookups: list[CacheKey] = field(default_factory=list)
     where: str = "fake"
+    kind: str = "single server"
 
     async def get(self, key: CacheKey, *, hold_until: float) -> Entry | None:
         self.lookups.append(key)
