@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from ..fixtures.schema import ErrorBody
 from ..http.jsonbody import JSON_WHITESPACE, BodyError, decode_object
 from ..mock.calling import KEPT_DELIVERIES, MAX_ADVANCE
 from ..mock.dialer import Dialer, deliveries
@@ -24,10 +25,10 @@ from .permissions import changer, viewer
 
 router = APIRouter(prefix="/_proxy", tags=["operations"])
 CALLS_OFF = "Simulated calling is off: start leads-proxy with --mock-calls on."
-OFF: dict[int | str, dict[str, Any]] = {409: {"description": CALLS_OFF}}
+OFF: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": CALLS_OFF}}
 CHANGE: dict[int | str, dict[str, Any]] = {
     **OFF,
-    401: {"description": "The admin token is missing or wrong (where one is set)."},
+    401: {"model": ErrorBody, "description": "The admin token is missing or wrong (where set)."},
 }
 ADVANCE_SHAPE = (
     f'The body must be like {{"advance": 3600}}: seconds to move the clock on, '
@@ -59,8 +60,8 @@ async def read_clock(request: Request) -> JSONResponse:
     dependencies=[Depends(changer)],
     responses={
         **CHANGE,
-        413: {"description": "Body too large."},
-        422: {"description": ADVANCE_SHAPE},
+        413: {"model": ErrorBody, "description": "Body too large."},
+        422: {"model": ErrorBody, "description": ADVANCE_SHAPE},
     },
 )
 async def advance_clock(request: Request) -> JSONResponse:
