@@ -81,7 +81,7 @@ def test_body__endless_trailers_are_a_431_and_cost_nothing(launch: Launch) -> No
     before = rss_mib(server.process.pid)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
-            b"POST /api/user/leads/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"POST /api/user/lead HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
         )
         line = b"X-T: " + b"a" * 1000 + b"\r\n"
