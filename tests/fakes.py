@@ -96,6 +96,7 @@ class FakeShared:
     lookups: list[CacheKey] = field(default_factory=list)
     where: str = "fake"
     kind: str = "single server"
+    lands: Entry | None = None  # a peer's fill that lands (and is released) just before a claim
 
     async def get(self, key: CacheKey, *, hold_until: float) -> Entry | None:
         self.lookups.append(key)
@@ -114,6 +115,8 @@ class FakeShared:
         return True
 
     async def claim(self, key: CacheKey, *, token: str, hold: float) -> Claim | Cooling:
+        if self.lands is not None:
+            self.entries[key], self.lands = self.lands, None
         return self.claims.pop(0) if len(self.claims) > 1 else self.claims[0]
 
     async def release(self, key: CacheKey, token: str) -> None:

@@ -6,9 +6,7 @@ lookup. With a shared layer, a fill first takes the layer's lock, so that one
 process asks the upstream while the others wait for its entry; a 429 seen
 by one process makes every process wait. Recording (record mode) happens
 here too, on the 200s the upstream sends.
-
-The shared layer is anything with the `SharedLayer` methods: `proxy.redis.shared.Shared`
-on Redis, or a typed fake in the tests.
+The shared layer is a `SharedLayer`: `proxy.redis.shared.Shared`, or a typed fake.
 """
 
 from __future__ import annotations
@@ -17,9 +15,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from ..fixtures.record import Recorder
 from ..http.clock import Clock
@@ -32,13 +28,13 @@ from ..settings import defaults
 from .cache import CacheKey, Entry
 from .cooldowns import Cooldowns, shown
 from .exchange import Answer, UpstreamError, UpstreamUnavailable, cache_control_of
+from .flights import one_per_key
 from .layer import Claim, Cooling, SharedLayer, Wait
 from .policy import Failed, Filled, Limited, Outcome, Passed, cooldown_until
 from .storage import MemoryStorage
 from .upstream import Upstream
 
 log = logging.getLogger("leads_proxy")
-T = TypeVar("T")
 JSON = "application/json"
 THREAD_GZIP = 64 * 1024  # bodies from this size are gzipped on a thread
 
@@ -50,9 +46,6 @@ class ProxyConfig:
     stale_if_error: float = defaults.STALE_IF_ERROR
     max_entry_bytes: int = defaults.MAX_ENTRY_BYTES
     max_cooldown: float = defaults.MAX_COOLDOWN
-
-
-# --- the shared layer, as the filling sees it ----------------------------------
 
 
 class Filler:
@@ -98,7 +91,7 @@ class Filler:
         """
         task = self._flights.get(key)
         if task is None:
-            task = _one_per_key(self._flights, key, self._fill(key, headers))
+            task = one_per_key(self._flights, key, self._fill(key, headers))
         else:
             self.stats.collapsed_waiters += 1
         return asyncio.shield(task)
@@ -121,7 +114,7 @@ class Filler:
         """The one shared-layer lookup for this key, started now or already on its way."""
         task = self._lookups.get(key)
         if task is None:
-            task = _one_per_key(self._lookups, key, self._from_shared(shared, key, entry, now))
+            task = one_per_key(self._lookups, key, self._from_shared(shared, key, entry, now))
         return task
 
     async def _from_shared(
@@ -149,32 +142,15 @@ class Filler:
         shared = self.shared
         if shared is None:
             return await self._fetch(key, headers)
+        known = self.storage.get(key)
+        since = -math.inf if known is None else known.stored_at
         token = shared.new_token()
-        hold = self.upstream.timeout + 1.0  # a lock left by a dead process expires
-        until = self._clock() + hold
-        while True:
-            claim = await shared.claim(key, token=token, hold=hold)
-            if isinstance(claim, Cooling):
-                return self._cool(key, claim.seconds, headers)
-            if claim is not Claim.TAKEN:
-                break
-            self.stats.shared_waits += 1
-            hold_until = self._clock() + self.hold
-            waited = await shared.wait_for_fill(key, until=until, hold_until=hold_until)
-            if isinstance(waited, Entry):
-                self._store(key, waited)
-                return Filled(waited, stored=True, by_peer=True)
-            if isinstance(waited, Cooling):
-                return self._cool(key, waited.seconds, headers)
-            if waited is not Wait.RELEASED:
-                break  # the layer went away, or the other process is too slow: ask alone
-            # The other process's fill failed: stand in with the last good copy
-            # if there is one; if not, try to take the lock and ask ourselves.
-            entry = self.storage.get(key)
-            if entry is not None and entry.state(self._clock()) is not None:
-                failed = "another process's request to the upstream failed"
-                return Failed(UpstreamUnavailable(failed))
+        claim = await self._claim(shared, key, token, headers)
+        if not isinstance(claim, Claim):
+            return claim  # another process's fill, or its cooldown, came to this
         try:
+            if claim is Claim.MINE and (landed := await self._landed(shared, key, since)):
+                return Filled(landed, stored=True, by_peer=True)
             outcome = await self._fetch(key, headers)
             if isinstance(outcome, Filled) and outcome.stored:
                 await shared.put(key, outcome.entry)
@@ -184,6 +160,45 @@ class Filler:
             if claim is Claim.MINE:
                 await shared.release(key, token)
         return outcome
+
+    async def _claim(
+        self, shared: SharedLayer, key: CacheKey, token: str, headers: dict[str, str]
+    ) -> Claim | Outcome:
+        """The fill lock (or the word to ask alone), else what the holder's fill came to."""
+        hold = self.upstream.timeout + 1.0  # a lock left by a dead process expires
+        until = self._clock() + hold
+        while True:
+            claim = await shared.claim(key, token=token, hold=hold)
+            if isinstance(claim, Cooling):
+                return self._cool(key, claim.seconds, headers)
+            if claim is not Claim.TAKEN:
+                return claim
+            self.stats.shared_waits += 1
+            hold_until = self._clock() + self.hold
+            waited = await shared.wait_for_fill(key, until=until, hold_until=hold_until)
+            if isinstance(waited, Entry):
+                self._store(key, waited)
+                return Filled(waited, stored=True, by_peer=True)
+            if isinstance(waited, Cooling):
+                return self._cool(key, waited.seconds, headers)
+            if waited is not Wait.RELEASED:
+                return claim  # the layer went away, or the other process is too slow: ask alone
+            # The other process's fill failed: stand in with the last good copy
+            # if there is one; if not, try to take the lock and ask ourselves.
+            entry = self.storage.get(key)
+            if entry is not None and entry.state(self._clock()) is not None:
+                failed = "another process's request to the upstream failed"
+                return Failed(UpstreamUnavailable(failed))
+
+    async def _landed(self, shared: SharedLayer, key: CacheKey, since: float) -> Entry | None:
+        """A peer's fill that landed (and let go of the lock) between our lookup and our
+        claim: fresh, and newer than our copy (so a client's no-cache still asks)."""
+        now = self._clock()
+        found = await shared.get(key, hold_until=now + self.hold)
+        if found is None or found.stored_at <= since or now >= found.fresh_until:
+            return None
+        self._store(key, found)
+        return found
 
     def _cool(self, key: CacheKey, seconds: float, headers: dict[str, str]) -> Limited:
         """Another process was told to wait: this one waits as long (within the cap)."""
@@ -282,18 +297,3 @@ class Filler:
             task.cancel()
         if self._recorder is not None:
             self._recorder.flush()
-
-
-def _one_per_key(
-    tasks: dict[CacheKey, asyncio.Task[T]], key: CacheKey, work: Coroutine[Any, Any, T]
-) -> asyncio.Task[T]:
-    """Start `work` as the key's task in `tasks`, which it leaves when done."""
-    task = asyncio.get_running_loop().create_task(work)
-    tasks[key] = task
-
-    def leave(done: asyncio.Task[T]) -> None:
-        if tasks.get(key) is done:
-            del tasks[key]
-
-    task.add_done_callback(leave)
-    return task

@@ -145,6 +145,28 @@ def test_fill__while_another_process_asks_the_entry_it_stores_is_served() -> Non
     assert shared.released == []  # never held it
 
 
+def test_fill__a_peer_fill_that_lands_between_lookup_and_claim_is_served_not_asked_again() -> None:
+    clock = Clock()
+    shared = FakeShared(lands=entry(clock.now, version=7))  # stored and released: ours is MINE
+    script = Script([ok(1)])
+    reply = get(make_proxy(script, clock, shared=shared))
+    assert body_version(reply) == 7
+    assert script.requests == []
+    assert "detail=filled-by-peer" in header(reply, b"cache-status")
+    assert shared.released == ["token-1"]
+
+
+def test_fill__no_cache_asks_the_upstream_even_when_the_layer_holds_the_copy_we_have() -> None:
+    clock = Clock()
+    shared = FakeShared()
+    script = Script([ok(1), ok(2)])
+    service = make_proxy(script, clock, shared=shared)
+    get(service)
+    reply = get(service, b"", (b"cache-control", b"no-cache"))
+    assert body_version(reply) == 2
+    assert len(script.requests) == 2
+
+
 def test_fill__when_the_other_fill_fails_a_stale_copy_stands_in() -> None:
     clock = Clock()
     shared = FakeShared(claims=[Claim.MINE, Claim.TAKEN], waits=[Wait.RELEASED])

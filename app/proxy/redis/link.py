@@ -7,6 +7,8 @@ the link is up again (and says so, once). On a cluster a call names the node
 it goes to: a node that fails is down alone, for `WATCH_EVERY` seconds at a
 time, and only the keys in its slots wait. Redis full (maxmemory) is not
 down, nor is a user without a permission: each is counted and told once.
+With Sentinel a call whose connection fails is tried once more on a fresh
+one first (the master may have moved: a failover costs no outage).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from redis.exceptions import (
     AuthenticationError,
     NoPermissionError,
     OutOfMemoryError,
+    ReadOnlyError,
     RedisClusterException,
     RedisError,
 )
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ...http.clock import Clock
 from ...observe.stats import Stats
@@ -51,8 +55,10 @@ class Link:
         stats: Stats,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Clock = time.monotonic,
+        recover: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.where = where
+        self._recover = recover  # a quick fresh start to try once before going down
         self._revive = revive  # a fresh start on the server; raises while it is down
         self._close = close
         self.timeout = timeout
@@ -85,7 +91,13 @@ class Link:
             return None
         try:
             async with asyncio.timeout(within or self.timeout * 2):
-                answer = await call()
+                try:
+                    answer = await call()
+                except (ConnectionError, RedisConnectionError, ReadOnlyError):
+                    if self._recover is None:
+                        raise
+                    await self._recover()  # a Sentinel service's master moved: ask again
+                    answer = await call()
         except OutOfMemoryError:
             # Full (maxmemory with noeviction), not down: reads and locks go on.
             self.stats.redis_full += 1

@@ -47,6 +47,7 @@ class Session:
             timeout=timeout,
             stats=self.stats,
             sleep=sleep,
+            recover=self._fresh if self._connector.target.sentinel else None,
         )
 
     def _use(self, client: Client) -> None:
@@ -161,11 +162,15 @@ class Session:
             await self._redis.ping()
         return True
 
+    async def _fresh(self) -> None:
+        """Drop every connection: the next ones ask the sentinels where the master is."""
+        await self._redis.connection_pool.disconnect()
+
     async def _revive(self) -> None:
         """Start afresh after an outage: connections from before it are dead (and a
         Sentinel service's master may have moved)."""
         if not isinstance(self._redis, RedisCluster):
-            await self._redis.connection_pool.disconnect()
+            await self._fresh()
         await self._connect()
 
     async def _close(self) -> None:
