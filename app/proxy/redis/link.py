@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import ssl
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -113,7 +115,9 @@ class Link:
             self.stats.redis_errors += 1
             self.refused(error)
             return None
-        except FAILURES as error:
+        except (*FAILURES, AttributeError) as error:
+            if isinstance(error, AttributeError) and not _inside_redis(error):
+                raise
             self.stats.redis_errors += 1
             if node is not None:
                 self._node_down(node, error)
@@ -196,3 +200,11 @@ def reason(error: BaseException) -> str:
     if "SSL" in said or isinstance(error, ssl.SSLError):
         return "TLS handshake failed"
     return type(error).__name__
+
+
+def _inside_redis(error: BaseException) -> bool:
+    """Whether `error` came from inside redis-py: its cluster client can meet a
+    connection closed under it by another task (`None.writelines`), a lost
+    connection in all but name."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and f"{os.sep}redis{os.sep}" in frames[-1].filename
