@@ -16,11 +16,15 @@ configurations in the opposite order of the last. Configurations:
                                 Redis lookup (one at a time per key) while the
                                 fresh copy in memory answers: the worst case
                                 of asking Redis on the hit path
+    1 worker + cluster          the same plain --cache-url, on a node of a
+                                3-master Redis Cluster (tests.redis_setups)
+    1 worker + cluster, no hold
 
 The servers are not pinned and wrk runs on CPU 1: on a 2-CPU machine two
 workers share the CPUs with wrk and Redis, so the 2-worker ratios here are
 a floor. CPU per request counts the server and all its workers; Redis's own
-CPU is its column. All traffic goes to 127.0.0.1.
+CPU is its column (the single server's; the cluster's nodes are not counted).
+All traffic goes to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -51,14 +55,17 @@ from bench.common import (
     serving,
     wrk,
 )
+from tests.redis_setups import RedisCluster
 
 SECRET = "bench-key-secret-0000000000000001"  # noqa: S105 (a throwaway for the bench)
-CONFIGS: dict[str, tuple[int, bool, str]] = {  # name: (workers, redis, local ttl)
-    "1 worker": (1, False, "1"),
-    "2 workers": (2, False, "1"),
-    "1 worker + redis": (1, True, "1"),
-    "2 workers + redis": (2, True, "1"),
-    "1 worker + redis, no hold": (1, True, "0"),
+CONFIGS: dict[str, tuple[int, str, str]] = {  # name: (workers, redis, local ttl)
+    "1 worker": (1, "", "1"),
+    "2 workers": (2, "", "1"),
+    "1 worker + redis": (1, "single", "1"),
+    "2 workers + redis": (2, "single", "1"),
+    "1 worker + redis, no hold": (1, "single", "0"),
+    "1 worker + cluster": (1, "cluster", "1"),
+    "1 worker + cluster, no hold": (1, "cluster", "0"),
 }
 
 
@@ -89,6 +96,16 @@ def redis_server() -> Iterator[tuple[int, int]]:
             process.wait(timeout=10)
 
 
+@contextmanager
+def redis_cluster(folder: Path) -> Iterator[str]:
+    """The URL of one node of a throwaway 3-master Redis Cluster."""
+    cluster = RedisCluster(folder).start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
 def measure(seconds: int, rounds: int, connections: int) -> tuple[dict[str, Run], dict[str, float]]:
     runs: dict[str, list[Run]] = {name: [] for name in CONFIGS}
     redis_cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
@@ -99,7 +116,9 @@ def measure(seconds: int, rounds: int, connections: int) -> tuple[dict[str, Run]
         with (
             serving(raw_command(up_port, access_log=False), up_port, up_env, cpus="0"),
             redis_server() as (redis_port, redis_pid),
+            redis_cluster(Path(tmp)) as cluster_url,
         ):
+            urls = {"single": f"redis://127.0.0.1:{redis_port}/0", "cluster": cluster_url}
             order = list(CONFIGS)
             for round_ in range(rounds):
                 for name in order if round_ % 2 == 0 else order[::-1]:
@@ -111,10 +130,7 @@ def measure(seconds: int, rounds: int, connections: int) -> tuple[dict[str, Run]
                         "--ttl", "3600", "--access-log", "off", "--workers", str(workers),
                     ]  # fmt: skip
                     if shared:
-                        command += [
-                            "--cache-url", f"redis://127.0.0.1:{redis_port}/0",
-                            "--local-ttl", hold,
-                        ]  # fmt: skip
+                        command += ["--cache-url", urls[shared], "--local-ttl", hold]
                     env = clean_env(LEADS_PROXY_KEY_SECRET=SECRET)
                     with serving(command, port, env, cpus=None) as pid:
                         url = f"http://127.0.0.1:{port}/api/user/leads"
