@@ -142,7 +142,9 @@ class Connector:
         if self._sentinels is None:
             auth = {name.removeprefix("sentinel_"): value
                     for name, value in target.sentinel_auth.items()}  # fmt: skip
-            tls = {"ssl": True, **target.tls} if self.context is not None else {}
+            tls: dict[str, Any] = {}
+            if self.context is not None:  # redis-py's own TLS for the sentinels, typed
+                tls = {"ssl": True, **target.tls, "ssl_check_hostname": target.check_hostname}
             self._sentinels = Sentinel(  # type: ignore[no-untyped-call]
                 list(target.sentinels), sentinel_kwargs={**self._common(), **auth, **tls}
             )
