@@ -40,3 +40,12 @@ def test_link__an_attribute_error_of_our_own_is_not_hidden() -> None:
 
     with pytest.raises(AttributeError, match="a bug of ours"):
         asyncio.run(make_link(Stats()).call(our_bug, node="127.0.0.1:1"))
+
+
+def test_link__an_attribute_error_in_our_own_redis_modules_is_not_hidden() -> None:
+    """Our modules live under leads_proxy/proxy/redis/: that is not redis-py."""
+    ours: dict[str, object] = {}
+    source = "async def bug():\n    raise AttributeError('a bug in our redis code')\n"
+    exec(compile(source, "/site/leads_proxy/proxy/redis/session.py", "exec"), ours)  # noqa: S102
+    with pytest.raises(AttributeError, match="a bug in our redis code"):
+        asyncio.run(make_link(Stats()).call(ours["bug"], node="127.0.0.1:1"))  # type: ignore[arg-type]

@@ -22,8 +22,10 @@ import ssl
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
+import redis
 from redis.exceptions import (
     AuthenticationError,
     NoPermissionError,
@@ -42,6 +44,7 @@ WATCH_EVERY = 1.0  # seconds between tries while Redis (or a cluster node) is do
 FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
 _TLS = re.compile(r"\[SSL(?:: [A-Z_]+)?\] ([^(]+?)\s*\(")
 T = TypeVar("T")
+REDIS_PY = str(Path(redis.__file__).parent) + os.sep  # redis-py's own files (not ours)
 
 
 class Link:
@@ -207,4 +210,4 @@ def _inside_redis(error: BaseException) -> bool:
     connection closed under it by another task (`None.writelines`), a lost
     connection in all but name."""
     frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and f"{os.sep}redis{os.sep}" in frames[-1].filename
+    return bool(frames) and frames[-1].filename.startswith(REDIS_PY)
