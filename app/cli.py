@@ -237,7 +237,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
 
     from .edge.factory import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
-    from .edge.guard import GuardedHttpTools, configure  # noqa: PLC0415
+    from .edge.guard import GuardedHttpTools  # noqa: PLC0415
+    from .edge.serving import answer_ready_from, configure  # noqa: PLC0415
     from .edge.startup import (  # noqa: PLC0415
         files_kept_back,
         fingerprint_secret,
@@ -275,7 +276,7 @@ def serve(args: argparse.Namespace) -> int:
             os.environ[WORKER_ENV] = write_worker_settings(settings, Path(folder), fingerprints)
             uvicorn.run(WORKER_APP, factory=True, workers=settings.workers, **options)
         return 0
-    app = create_asgi(settings, fixtures=fixtures)
+    app = answer_ready_from(create_asgi(settings, fixtures=fixtures))
     # The fixtures live as long as the process: keep the collector from
     # rescanning their many small objects on every full collection.
     gc.collect()

@@ -114,18 +114,38 @@ class FastLeads:
             # period is over. Say so in the API's shape (uvicorn would send a
             # text/plain 500 and log a traceback), and end the request.
             served = SHUTTING_DOWN
-        reply = served.reply
-        if self.cors is not None or (reply.gzipped is not None and head.accept_encoding):
-            reply = self._for_client(head, reply)
-        # Before sending: whoever got the answer finds it in the journal.
-        self.observer.listing(scope, head, reply.status, served, started)
+        reply = self._for_client(head, served.reply)
+        self.observe(scope, head, served, reply, started)
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         )
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else reply.body})
 
+    def ready(self, head: Head) -> tuple[Served, Reply, float] | None:
+        """A GET or HEAD of the listing answered from ready bytes (`service.hot`), as the
+        client gets it, with the time it came; None where it takes the full path (see
+        `edge.ready`, which writes it without an ASGI cycle: then `observe` it)."""
+        if head.host not in self.hosts.allowed:
+            return None
+        started = perf_counter()
+        try:
+            served = self.service.hot(head)
+        except Exception:  # the full path answers it, and says why
+            return None
+        if served is None or served.reply.delay:
+            return None
+        return served, self._for_client(head, served.reply), started
+
+    def observe(
+        self, scope: Scope, head: Head, served: Served, reply: Reply, started: float
+    ) -> None:
+        """Before sending: whoever got the answer finds it in the journal."""
+        self.observer.listing(scope, head, reply.status, served, started)
+
     def _for_client(self, head: Head, reply: Reply) -> Reply:
         """The form Accept-Encoding prefers, with CORS headers for an allowed Origin."""
+        if self.cors is None and (reply.gzipped is None or not head.accept_encoding):
+            return reply
         if head.accept_encoding is not None and reply.gzipped is not None:
             reply = reply.for_client(head.accept_encoding)
         cors, origin = self.cors, head.origin

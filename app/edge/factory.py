@@ -170,7 +170,7 @@ def worker_app() -> FastLeads:
     given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
     settings = Settings(**given["settings"])
     use_secret(bytes.fromhex(given["fingerprints"]))
-    from .guard import configure  # noqa: PLC0415 - uvicorn's, for the serving process only
+    from .serving import answer_ready_from, configure  # noqa: PLC0415 - serving process only
 
     configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
-    return create_asgi(settings, stats_dir=Path(given["stats_dir"]))
+    return answer_ready_from(create_asgi(settings, stats_dir=Path(given["stats_dir"])))

@@ -14,7 +14,8 @@ that protocol with
 - `--limit-concurrency`'s 503, and a head the parser cannot read (400), in JSON
   where uvicorn answers text.
 Every answer is JSON in the API's shape, and the connection is closed after it.
-`configure` sets the bounds, in the server process and in each worker.
+`edge.serving.configure` sets the bounds, in the server process and in each
+worker; a ready listing is written as its head completes (`edge.ready`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import defaults
 from . import refusals
+from .asgi import FastLeads
 from .hosts import target_host
-from .refusals import busy, drain, refusal
-from .startup import open_files_room
+from .ready import answer_ready
 
 LINGER_SECONDS = 2.0
 WARN_EVERY = 60.0  # seconds between warnings that connections are turned away
@@ -47,9 +48,13 @@ class GuardedHttpTools(HttpToolsProtocol):
     max_head_bytes = defaults.MAX_HEADER_BYTES
     head_seconds = defaults.HEADER_TIMEOUT
     max_connections: int | None = None  # None: no bound of this protocol's own
-    too_large = too_slow = too_framed = full = b""
-    invalid = refusal(400, "Bad Request", "Invalid HTTP request received.")
+    too_large = refusals.too_large(max_head_bytes)
+    too_slow = refusals.too_slow(head_seconds)
+    too_framed = refusals.too_framed(max_head_bytes)
+    full = b""
+    invalid = refusals.refusal(400, "Bad Request", "Invalid HTTP request received.")
     warned_at = float("-inf")
+    leads: FastLeads | None = None  # where ready listings come from (edge.ready)
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -187,12 +192,14 @@ class GuardedHttpTools(HttpToolsProtocol):
         limit = self._concurrency
         if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
             self.logger.warning("Exceeded concurrency limit.")
-            self._stop(busy(limit))
+            self._stop(refusals.busy(limit))
         if self.url[:1] != b"/" and self.url != b"*":  # absolute-form (RFC 9112 3.2.2):
             host = target_host(self.url)  # the host is the target's, not the Host header's
             if host is None:
                 self._stop(self.invalid)
             self.headers[:] = [*((n, v) for n, v in self.headers if n != b"host"), (b"host", host)]
+        elif self.leads is not None and answer_ready(self, self.leads):
+            return  # a ready listing, written: no ASGI cycle (edge.ready)
         HttpToolsProtocol.on_headers_complete(self)
 
     def _complete_then_owed(self) -> None:  # on_response of the cycles before an owed answer
@@ -252,7 +259,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._checker.cancel()
         self._refused = True
         self.transport.write(self.full)
-        drain(self.transport.get_extra_info("socket"))
+        refusals.drain(self.transport.get_extra_info("socket"))
         self.transport.close()
 
     def _refuse(self, answer: bytes) -> None:
@@ -276,25 +283,3 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
-
-
-def _bound_heads(max_head_bytes: int, head_seconds: float) -> None:
-    guarded = GuardedHttpTools
-    guarded.max_head_bytes, guarded.head_seconds = max_head_bytes, head_seconds
-    guarded.too_large = refusals.too_large(max_head_bytes)
-    guarded.too_slow = refusals.too_slow(head_seconds)
-    guarded.too_framed = refusals.too_framed(max_head_bytes)
-
-
-def configure(
-    max_head_bytes: int, head_seconds: float, kept_back: int = 0, per_connection: int = 1
-) -> None:
-    """Set the bounds (and the answers that tell them) for every connection to come:
-    the head's, and the connections this process can hold open, as it stands now
-    (`startup.open_files_room`)."""
-    _bound_heads(max_head_bytes, head_seconds)
-    room = GuardedHttpTools.max_connections = open_files_room(kept_back, per_connection)
-    GuardedHttpTools.full = refusals.full(room)
-
-
-_bound_heads(GuardedHttpTools.max_head_bytes, GuardedHttpTools.head_seconds)

@@ -135,11 +135,13 @@ class Connection:
     state: ServerState = field(default_factory=ServerState)
     loop: FakeLoop = field(default_factory=FakeLoop)
     transport: FakeTransport = field(default_factory=FakeTransport)
+    leads: object = None  # where ready listings come from (edge.ready), if anywhere
     started: int = 0
 
     def __post_init__(self) -> None:
         config = Config(app, log_config=None, limit_concurrency=self.limit_concurrency)
-        protocol = type("Bounded", (Guarded,), {"max_connections": self.max_connections})
+        bounded = {"max_connections": self.max_connections, "leads": self.leads}
+        protocol = type("Bounded", (Guarded,), bounded)
         self.protocol = protocol(config, self.state, {}, _loop=self.loop)
         self.protocol.connection_made(self.transport)
 

@@ -1,0 +1,150 @@
+"""Ready answers written by the protocol itself: a hit without an ASGI cycle.
+
+Under uvicorn, an answer through ASGI costs a scope, a cycle, a task and two
+`send` calls that check every header again: more than the whole of a hit's
+own work. A request for the leads listing that a ready answer exists for
+(`FastLeads.ready`: mock mode's rendered listings, proxy mode's fresh hits) is
+answered here instead, as its head completes: the status line, uvicorn's own
+`date` and `server`, and the reply's headers and body, joined once per reply
+and written in one call. Everything else, and every request this cannot
+answer exactly as the ASGI path would, takes that path as before:
+
+- any method but GET and HEAD, any path but the listing's four, an absolute
+  or percent-encoded target, and HTTP/1.0 or `Connection: close`;
+- a request with a body (`Content-Length`, `Transfer-Encoding`), an `Expect`
+  or an upgrade, and one with forwarding headers (uvicorn's proxy-headers
+  middleware decides what they mean);
+- a request behind another still being answered (pipelined: answers keep the
+  order they were asked in), and a client that is not reading what it was sent
+  (the ASGI path waits for it to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from ..http.reply import Reply
+from ..http.request import Head
+from .asgi import LEADS_PATHS, FastLeads
+
+if TYPE_CHECKING:
+    from .guard import GuardedHttpTools
+
+PATHS = {path.encode(): path for path in LEADS_PATHS}
+# Headers that send a request down the ASGI path (the others are looked at there).
+FULL_PATH = frozenset(
+    {b"content-length", b"transfer-encoding", b"forwarded", b"x-forwarded-for",
+     b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port"}
+)  # fmt: skip
+WIRES_KEPT = 4096
+
+
+class _NoEvent:
+    """The message event of a request answered here: nothing waits on it."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+class Answered:
+    """The cycle of a request answered here, as uvicorn's protocol looks at one after."""
+
+    __slots__ = ("scope",)
+    more_body = False
+    response_started = response_complete = keep_alive = True
+    disconnected = False
+    message_event = _NoEvent()
+
+    def __init__(self, scope: Mapping[str, Any]) -> None:
+        self.scope = scope
+
+
+class Wires:
+    """A reply's bytes after the status line and uvicorn's headers, made once per reply."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[Reply, bytes, bytes]] = {}  # id -> reply, GET's, HEAD's
+        self._defaults: tuple[object, bytes] = (None, b"")
+
+    def of(self, reply: Reply, *, head_only: bool) -> bytes | None:
+        made = self._made.get(id(reply))
+        if made is None or made[0] is not reply:
+            made = self._make(reply)
+            if made is None:
+                return None
+        return made[2] if head_only else made[1]
+
+    def defaults(self, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """uvicorn's `date` and `server` lines (the list is new every second)."""
+        kept, lines = self._defaults
+        if kept is not headers:
+            lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+            self._defaults = (headers, lines)
+        return lines
+
+    def _make(self, reply: Reply) -> tuple[Reply, bytes, bytes] | None:
+        names = {name for name, _ in reply.headers}
+        # uvicorn would frame an answer without a length in chunks, or close after it.
+        if b"connection" in names or (
+            b"content-length" not in names and reply.status not in (204, 304)
+        ):
+            return None
+        lines = b"".join(b"%s: %s\r\n" % pair for pair in reply.headers) + b"\r\n"
+        if len(self._made) >= WIRES_KEPT:
+            self._made.clear()
+        made = self._made[id(reply)] = (reply, lines + reply.body, lines)
+        return made
+
+
+WIRES = Wires()
+
+
+def answer_ready(protocol: GuardedHttpTools, leads: FastLeads) -> bool:
+    """Answer the request whose head just completed, if a ready answer is exactly
+    what the ASGI path would send; False (nothing done) where it must go that way."""
+    url = protocol.url
+    path, _, query = url.partition(b"?")
+    listing = PATHS.get(path)
+    if listing is None or b"#" in query:
+        return False
+    parser = protocol.parser
+    method = parser.get_method()
+    if method != b"GET" and method != b"HEAD":  # noqa: PLR1714 - bytes, two compares
+        return False
+    cycle = protocol.cycle
+    if (
+        (cycle is not None and not cycle.response_complete)
+        or protocol.pipeline
+        or protocol.flow.write_paused
+        or protocol.expect_100_continue
+        or not parser.should_keep_alive()
+        or parser.should_upgrade()
+        or parser.get_http_version() != "1.1"
+        or protocol.transport.is_closing()
+    ):
+        return False
+    headers = protocol.headers
+    for name, _ in headers:
+        if name in FULL_PATH:
+            return False
+    verb = "GET" if method == b"GET" else "HEAD"
+    scope = cast("dict[str, Any]", protocol.scope)
+    head = Head.read(verb, listing, query, headers, protocol.scheme or "http")
+    found = leads.ready(head)
+    if found is None:
+        return False
+    served, reply, started = found
+    wire = WIRES.of(reply, head_only=verb == "HEAD")
+    if wire is None:
+        return False
+    leads.observe(scope, head, served, reply, started)
+    protocol.cycle = Answered(scope)  # type: ignore[assignment]
+    protocol.server_state.total_requests += 1
+    defaults = WIRES.defaults(protocol.server_state.default_headers)
+    protocol.transport.write(b"".join((STATUS_LINE[reply.status], defaults, wire)))
+    return True
