@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gc
 import logging.config
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -31,8 +28,6 @@ from .settings.declarations import DEFAULT_UPSTREAM, Settings
 from .settings.field import GROUPS
 from .settings.text import SettingsError, choices, env_name, extra, flag_name, load_settings
 from .settings.values import LogFormat, LogLevel, Mode
-
-WORKER_APP = f"{__package__}.edge.factory:worker_app"
 
 
 class Parser(argparse.ArgumentParser):
@@ -234,54 +229,16 @@ def serve(args: argparse.Namespace) -> int:
         return fail(f"--state-file {unusable}")
 
     # Imported here so that the fixtures commands start without the web stack.
-    import uvicorn  # noqa: PLC0415
+    from .edge.serving import run, unavailable  # noqa: PLC0415
 
-    from .edge.factory import WORKER_ENV, create_asgi, write_worker_settings  # noqa: PLC0415
-    from .edge.guard import GuardedHttpTools  # noqa: PLC0415
-    from .edge.serving import answer_ready_from, configure  # noqa: PLC0415
-    from .edge.startup import (  # noqa: PLC0415
-        files_kept_back,
-        fingerprint_secret,
-        raise_open_files,
-        say_open_files,
-    )
-    from .http.keys import use_secret  # noqa: PLC0415
+    if (missing := unavailable(settings)) is not None:
+        return fail(missing)
 
     # Nothing here logs thread or process names: spare every record the lookups.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     log_config = _log_config(settings.log_level, json_lines=settings.log_format is LogFormat.JSON)
     logging.config.dictConfig(log_config)
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level.value,
-        "log_config": log_config,
-        # leads-proxy writes the access lines itself, buffered (app/access.py).
-        "access_log": False,
-        "timeout_graceful_shutdown": 5,
-        "limit_concurrency": settings.limit_concurrency,
-        "http": GuardedHttpTools,
-    }
-    fingerprints = fingerprint_secret(settings)
-    use_secret(fingerprints)
-    files = raise_open_files()  # before the workers start: they inherit it
-    configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
-    say_open_files(files, GuardedHttpTools.max_connections)
-    if settings.workers > 1:
-        # Each worker builds its own app from the settings handed down in a
-        # file only this user can read (secrets never go into an environment
-        # that /proc shows), in a folder removed at exit; they share that
-        # folder's counters, so that any of them can tell the totals.
-        with tempfile.TemporaryDirectory(prefix="leads-proxy-") as folder:
-            os.environ[WORKER_ENV] = write_worker_settings(settings, Path(folder), fingerprints)
-            uvicorn.run(WORKER_APP, factory=True, workers=settings.workers, **options)
-        return 0
-    app = answer_ready_from(create_asgi(settings, fixtures=fixtures))
-    # The fixtures live as long as the process: keep the collector from
-    # rescanning their many small objects on every full collection.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(app, **options)
+    run(settings, fixtures, log_config)
     return 0
 
 

@@ -159,16 +159,21 @@ def interleaved(
     seconds: int,
     headers: Mapping[str, Sequence[str]] | None = None,
     scripts: Mapping[str, Path] | None = None,
+    *,
+    connections: Mapping[str, int] | None = None,
 ) -> dict[str, Run]:
     """wrk on every (name, url, server pid) once a round, the order reversed every
     other round so that no side always runs first; the mean Run of each name.
     `headers` adds request headers to the named targets' requests (an Authorization
-    replaces AUTH), `scripts` a wrk Lua script."""
+    replaces AUTH), `scripts` a wrk Lua script, `connections` wrk's -c (16 if not named)."""
     runs: dict[str, list[Run]] = {name: [] for name, _, _ in targets}
     for round_ in range(rounds):
         for name, url, pid in targets if round_ % 2 == 0 else targets[::-1]:
             chosen, script = (headers or {}).get(name, ()), (scripts or {}).get(name)
-            runs[name].append(wrk(url, pid, seconds, headers=chosen, script=script))
+            count = (connections or {}).get(name, 16)
+            runs[name].append(
+                wrk(url, pid, seconds, headers=chosen, script=script, connections=count)
+            )
     return {name: mean(found) for name, found in runs.items()}
 
 
@@ -200,7 +205,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def raw_command(port: int, *, access_log: bool = True) -> list[str]:
+def raw_command(port: int, *, access_log: bool = True, server: str = "uvicorn") -> list[str]:
+    """The raw app (bench.raw_app) under uvicorn, or granian's ASGI interface."""
+    if server == "granian":
+        command = [str(BIN / "granian"), "--interface", "asgi", "--http", "1", "--no-ws",
+                   "--port", str(port), "--log-level", "warning", "bench.raw_app:app"]  # fmt: skip
+        return [*command, "--access-log"] if access_log else command
     command = [str(BIN / "python"), "-m", "uvicorn", "bench.raw_app:app", "--port", str(port)]
     return command if access_log else [*command, "--no-access-log"]
 

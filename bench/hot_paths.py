@@ -1,24 +1,26 @@
-"""The hot paths against the raw ASGI app, every server measured in one interleaved run.
+"""The hits against the raw ASGI app, under uvicorn and granian, in one interleaved run.
 
-    uv run python -m bench.hot_paths [--seconds 3] [--rounds 4]
+    uv run python -m bench.hot_paths [--seconds 3] [--rounds 3] [--connections 16,64]
 
-Answers it measures (20 leads; servers on CPU 0, wrk on CPU 1, 127.0.0.1 only):
+What it measures (20 leads; every server on CPU 0, wrk -t1 on CPU 1, 127.0.0.1):
 
-- proxy mode, a cache hit, no access lines, against the raw app sending the
-  same bytes, once with the hit's headers (`raw, hit headers`: the same
-  response on the wire) and once with its three (`raw`);
-- proxy mode and mock mode with access lines against themselves without;
-- mock mode, a filtered listing answered before (`?status=completed`),
-  against the raw app sending the same filtered bytes.
+- a mock hit and a proxy hit (a fresh cache hit), each on `/leads` and on
+  `/api/user/leads`, under each server, without access lines and (on `/leads`)
+  with them;
+- the raw app (`bench/raw_app.py`) under each server sending the very bytes of
+  each answer: its body and every header (less `date` and `server`), read off
+  the running servers, so that both sides put the same answer on the wire.
 
-Each round runs every target once, in an order reversed every other round,
-because this machine drifts within a run; the table shows the mean of the
-rounds, and the ratios the issue asks for under it.
+Each round runs every target once at each connection count, in an order
+reversed every other round, because this machine drifts within a run; the
+tables show the mean of the rounds, and the ratios the project holds itself
+to under them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,84 +41,111 @@ from bench.common import (
     serving,
 )
 
-FILTER = "?status=completed"
-RAW_LABELS = {"raw": "raw", "raw-hit": "raw, hit headers", "raw-filtered": "raw, filtered bytes"}
+SERVERS = ("uvicorn", "granian")
+MODES = ("mock", "proxy")
+PATHS = ("/leads", "/api/user/leads")
+NOT_COPIED = frozenset({"date", "server"})  # each server writes its own
 
 
-def ours(mode: str, port: int, fixtures: Path, upstream: int, *, logs: bool) -> list[str]:
-    command = [str(BIN / "leads-proxy"), "serve", "--mode", mode, "--port", str(port)]
-    command += ["--fixtures", str(fixtures), "--access-log", "on" if logs else "off"]
+def ours(
+    mode: str, server: str, port: int, fixtures: Path, upstream: int, *, logs: bool
+) -> list[str]:
+    command = [str(BIN / "leads-proxy"), "serve", "--mode", mode, "--port", str(port),
+               "--server", server, "--fixtures", str(fixtures),
+               "--access-log", "on" if logs else "off"]  # fmt: skip
     if mode == "proxy":
         command += ["--upstream-url", f"http://127.0.0.1:{upstream}/api", "--ttl", "3600"]
     return command
 
 
-def measure(work: Path, seconds: int, rounds: int) -> dict[str, Run]:
+def label(mode: str, server: str, path: str = "/leads", *, logs: bool = False) -> str:
+    return f"{mode} {path}, {server}" + (", access lines" if logs else "")
+
+
+def raw_label(mode: str, server: str) -> str:
+    return f"raw, {mode}'s bytes, {server}"
+
+
+def measure(work: Path, seconds: int, rounds: int, counts: list[int]) -> dict[int, dict[str, Run]]:
     fixtures = generate_fixture(20, work / "fx")
-    body = fixtures / "leads" / "default.json"
-    filtered = work / "filtered.json"
-    ports = {name: free_port() for name in ("raw", "raw-hit", "raw-filtered", "up")}
-    ports |= {name: free_port() for name in ("proxy", "proxy-logs", "mock", "mock-logs")}
-    headers = dict([AUTH.split(": ")])
+    key = dict([AUTH.split(": ")])
     targets: list[tuple[str, str, int]] = []
     with ExitStack() as stack:
 
-        def start(name: str, command: list[str], env: dict[str, str]) -> int:
-            return stack.enter_context(serving(command, ports[name], env))
+        def start(command: list[str], port: int, env: dict[str, str]) -> int:
+            return stack.enter_context(serving(command, port, env))
 
-        def url(name: str, path: str = "/api/user/leads") -> str:
-            return f"http://127.0.0.1:{ports[name]}{path}"
-
-        start("up", raw_command(ports["up"], access_log=False), clean_env(BENCH_BODY=str(body)))
-        for mode in ("proxy", "mock"):
-            for logs in (False, True):
-                name = f"{mode}-logs" if logs else mode
-                command = ours(mode, ports[name], fixtures, ports["up"], logs=logs)
-                pid = start(name, command, clean_env())
-                path = "/api/user/leads" + (FILTER if mode == "mock" and not logs else "")
-                got = httpx.get(url(name, path), headers=headers)  # fill, or answer once
-                got.raise_for_status()
-                if mode == "mock" and not logs:
-                    filtered.write_bytes(got.content)
-                    targets.append(("mock filtered", url(name, path), pid))
-                    targets.append(("mock", url(name), pid))
-                else:
-                    label = {"proxy": "proxy hit", "proxy-logs": "proxy hit, access lines",
-                             "mock-logs": "mock, access lines"}[name]  # fmt: skip
-                    targets.append((label, url(name), pid))
-        for name, env in [
-            ("raw", clean_env(BENCH_BODY=str(body))),
-            ("raw-hit", clean_env(BENCH_BODY=str(body), BENCH_HEADERS="hit")),
-            ("raw-filtered", clean_env(BENCH_BODY=str(filtered))),
-        ]:
-            pid = start(name, raw_command(ports[name], access_log=False), env)
-            targets.append((RAW_LABELS[name], url(name, "/"), pid))
-        return interleaved(targets, rounds, seconds)
+        upstream = free_port()
+        body = str(fixtures / "leads" / "default.json")
+        start(raw_command(upstream, access_log=False), upstream, clean_env(BENCH_BODY=body))
+        answers: dict[str, httpx.Response] = {}
+        for server in SERVERS:
+            for mode in MODES:
+                for logs in (False, True):
+                    port = free_port()
+                    command = ours(mode, server, port, fixtures, upstream, logs=logs)
+                    pid = start(command, port, clean_env())
+                    for path in PATHS if not logs else PATHS[:1]:
+                        url = f"http://127.0.0.1:{port}{path}"
+                        got = httpx.get(url, headers=key)  # the fill, or the first answer
+                        got.raise_for_status()
+                        answers[mode] = httpx.get(url, headers=key)  # a hit
+                        targets.append((label(mode, server, path, logs=logs), url, pid))
+        for server in SERVERS:
+            for mode in MODES:
+                port, answer = free_port(), answers[mode]
+                (work / f"{mode}.body").write_bytes(answer.content)
+                headers = [(n, v) for n, v in answer.headers.multi_items() if n not in NOT_COPIED]
+                (work / f"{mode}.headers").write_text(json.dumps(headers))
+                env = clean_env(BENCH_BODY=str(work / f"{mode}.body"),
+                                BENCH_HEADERS_FILE=str(work / f"{mode}.headers"))  # fmt: skip
+                pid = start(raw_command(port, access_log=False, server=server), port, env)
+                targets.append((raw_label(mode, server), f"http://127.0.0.1:{port}/", pid))
+        every = [(f"{name} c{count}", url, pid) for count in counts for name, url, pid in targets]
+        connections = {name: int(name.rsplit(" c", 1)[1]) for name, _, _ in every}
+        results = interleaved(every, rounds, seconds, connections=connections)
+    return {
+        count: {name: results[f"{name} c{count}"] for name, _, _ in targets} for count in counts
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", default="16,64", help="wrk -c values (default: 16,64)")
     args = parser.parse_args()
+    counts = [int(count) for count in args.connections.split(",")]
     load_from_cpu_1()
     with tempfile.TemporaryDirectory() as tmp:
-        results = measure(Path(tmp), args.seconds, args.rounds)
-    title = f"20 leads, {args.rounds} interleaved rounds x {args.seconds}s, wrk -c16"
-    print_table(title, results, reference="raw, hit headers")
+        every = measure(Path(tmp), args.seconds, args.rounds, counts)
+    for count, results in every.items():
+        title = f"20 leads, {args.rounds} interleaved rounds x {args.seconds}s, wrk -t1 -c{count}"
+        print_table(title, results, reference=raw_label("mock", "uvicorn"))
+        print()
 
-    def ratio(one: str, other: str) -> str:
-        rps = results[one].rps / results[other].rps
-        cpu = results[one].cpu_us / results[other].cpu_us
-        return f"{rps:.2f}x req/s, {cpu:.2f}x CPU per request"
+        def ratio(one: str, other: str, results: dict[str, Run] = results) -> str:
+            rps = results[one].rps / results[other].rps
+            return f"{rps:.2f}x req/s, {results[one].cpu_us / results[other].cpu_us:.2f}x CPU"
 
-    print()
-    print(f"proxy hit vs raw, hit headers:        {ratio('proxy hit', 'raw, hit headers')}")
-    print(f"proxy hit vs raw:                     {ratio('proxy hit', 'raw')}")
-    print(f"proxy hit, access lines vs without:   {ratio('proxy hit, access lines', 'proxy hit')}")
-    print(f"mock, access lines vs without:        {ratio('mock, access lines', 'mock')}")
-    print(f"mock filtered vs raw, filtered bytes: {ratio('mock filtered', 'raw, filtered bytes')}")
-    print(f"mock vs raw:                          {ratio('mock', 'raw')}")
+        for mode in MODES:
+            for path in PATHS:
+                hit = label(mode, "uvicorn", path)
+                print(f"{hit:<38} vs raw uvicorn, same bytes: "
+                      f"{ratio(hit, raw_label(mode, 'uvicorn'))}")  # fmt: skip
+        for mode in MODES:
+            for path in PATHS:
+                hit = label(mode, "granian", path)
+                print(f"{hit:<38} vs the same under uvicorn: "
+                      f"{ratio(hit, label(mode, 'uvicorn', path))}")  # fmt: skip
+        for mode in MODES:
+            for server in SERVERS:
+                logged = label(mode, server, logs=True)
+                print(f"{logged:<38} vs without: {ratio(logged, label(mode, server))}")
+        for mode in MODES:
+            granian = raw_label(mode, "granian")
+            print(f"{granian:<38} vs raw uvicorn: {ratio(granian, raw_label(mode, 'uvicorn'))}")
+        print()
 
 
 if __name__ == "__main__":

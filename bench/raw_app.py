@@ -7,6 +7,7 @@ per request is uvicorn's share, the floor any server on uvicorn stands on.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -28,6 +29,13 @@ if os.environ.get("BENCH_HEADERS") == "hit":
         (b"age", b"0"),
         (b"cache-status", b"leads-proxy; hit; ttl=3600"),
         (b"x-cache", b"HIT"),
+    ]
+# BENCH_HEADERS_FILE: exactly these headers (a JSON list of [name, value]), as a
+# leads-proxy answer sends them, so that both sides put the same bytes on the wire.
+if "BENCH_HEADERS_FILE" in os.environ:
+    HEADERS = [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in json.loads(Path(os.environ["BENCH_HEADERS_FILE"]).read_text())
     ]
 Message = MutableMapping[str, Any]
 

@@ -11,6 +11,33 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.fake_upstream import FakeUpstream
 from tests.support import ROOT, Launch, Server, start_server
 
+HTTP_SERVERS = ("uvicorn", "granian")  # `serve --server`: every e2e test runs under each
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "uvicorn_only(why): a behaviour of leads-proxy's own protocol under uvicorn, which "
+        "granian's HTTP core does differently (why: what granian does); skipped under granian",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked uvicorn_only is skipped under granian, saying what granian does."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        marked = item.get_closest_marker("uvicorn_only")
+        under = None if callspec is None else callspec.params.get("http_server")
+        if marked is not None and under == "granian":
+            item.add_marker(pytest.mark.skip(reason=f"granian: {marked.args[0]}"))
+
+
+@pytest.fixture(scope="session", params=HTTP_SERVERS)
+def http_server(request: pytest.FixtureRequest) -> str:
+    """The HTTP server under every leads-proxy a test starts through `server` or `launch`."""
+    server: str = request.param
+    return server
+
 
 @pytest.fixture(scope="session", autouse=True)
 def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -30,22 +57,23 @@ SCREENSHOTS = ROOT / ".cache" / "screenshots"  # kept after the run, to look at
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, http_server: str) -> Iterator[Server]:
     """One leads-proxy in mock mode on the bundled fixtures, shared by read-only tests."""
-    running = start_server(tmp_path_factory.mktemp("server"))
+    running = start_server(tmp_path_factory.mktemp("server"), http_server=http_server)
     yield running
     running.stop()
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Launch]:
+def launch(tmp_path: Path, http_server: str) -> Iterator[Launch]:
     """Start `leads-proxy serve ARGS` as a user does, on a free port; stopped after the test.
 
-    Keywords go to `tests.support.start_server` (env, command, wrapper).
+    Keywords go to `tests.support.start_server` (env, command, wrapper, http_server).
     """
     started: list[Server] = []
 
     def start(*args: str, **options: Any) -> Server:
+        options.setdefault("http_server", http_server)
         server = start_server(tmp_path, *args, **options)
         started.append(server)
         return server

@@ -91,10 +91,14 @@ def start_server(
     env: dict[str, str] | None = None,
     command: Sequence[str] = (LEADS_PROXY, "serve"),
     wrapper: Sequence[str] = (),
+    http_server: str = "uvicorn",
 ) -> Server:
-    """Start leads-proxy as a user does, on a free port; wait until it answers."""
+    """Start leads-proxy as a user does, on a free port, under `http_server` (serve
+    --server); wait until it answers."""
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
+    if http_server != "uvicorn" and tuple(command[-1:]) == ("serve",):
+        args = ("--server", http_server, *args)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [*wrapper, *command, "--port", str(port), *args],

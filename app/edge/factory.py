@@ -25,9 +25,9 @@ from ..observe.history import History
 from ..observe.journal import Journal
 from ..observe.observer import Observer
 from ..settings.declarations import Settings
-from ..settings.values import LogFormat, Mode, Switch
+from ..settings.values import LogFormat, Mode, Server, Switch
 from . import admin, routes, status_page
-from .asgi import FastLeads
+from .asgi import ASGIApp, FastLeads
 from .cors import Cors
 from .docs import add_docs
 from .errors import add_error_handlers
@@ -144,7 +144,9 @@ def _assemble(
     return app, parts, observer
 
 
-def write_worker_settings(settings: Settings, folder: Path, fingerprints: bytes) -> str:
+def write_worker_settings(
+    settings: Settings, folder: Path, fingerprints: bytes, *, shared: bool = True
+) -> str:
     """Write what `serve --workers N` hands each worker into `folder`; the file's path.
 
     Every setting, secrets included, goes into a file only this user can read
@@ -160,17 +162,27 @@ def write_worker_settings(settings: Settings, folder: Path, fingerprints: bytes)
     path = folder / "settings.json"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        given = {"settings": values, "stats_dir": str(folder), "fingerprints": fingerprints.hex()}
+        stats = str(folder) if shared else None  # one worker keeps its counters itself
+        given = {"settings": values, "stats_dir": stats, "fingerprints": fingerprints.hex()}
         json.dump(given, file)
     return str(path)
 
 
-def worker_app() -> FastLeads:
-    """One worker of `serve --workers N` (a uvicorn app factory)."""
+def worker_app() -> ASGIApp:
+    """One worker of `serve --workers N`, or granian's (an app factory)."""
     given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
     settings = Settings(**given["settings"])
     use_secret(bytes.fromhex(given["fingerprints"]))
     from .serving import answer_ready_from, configure  # noqa: PLC0415 - serving process only
 
     configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
-    return answer_ready_from(create_asgi(settings, stats_dir=Path(given["stats_dir"])))
+    stats_dir = None if given["stats_dir"] is None else Path(given["stats_dir"])
+    app = answer_ready_from(create_asgi(settings, stats_dir=stats_dir))
+    if settings.server is Server.GRANIAN:
+        # uvicorn's own middleware, as uvicorn puts it in front: the client and scheme a
+        # trusted proxy (FORWARDED_ALLOW_IPS, loopback by default) names. granian has none.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
+
+        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        return ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type,return-value]
+    return app

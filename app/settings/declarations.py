@@ -14,8 +14,8 @@ from pydantic import AfterValidator, HttpUrl, SecretStr, field_validator, model_
 from pydantic_settings import SettingsConfigDict
 
 from . import defaults
-from .calls import CallSettings
 from .field import setting
+from .serving import ServingSettings
 from .values import (
     Fallback,
     LogFormat,
@@ -39,7 +39,7 @@ CACHE_URL_ALONE = (
 )
 
 
-class Settings(CallSettings):
+class Settings(ServingSettings):
     """Every setting of the server; each has a CLI flag and an env var twin."""
 
     model_config = SettingsConfigDict(
@@ -207,27 +207,6 @@ class Settings(CallSettings):
         bare="on",
     )
 
-    max_header_bytes: int = setting(
-        defaults.MAX_HEADER_BYTES,
-        "the most bytes of a request line and headers; more answer 431",
-        metavar="BYTES",
-        ge=1024,
-    )
-    header_timeout: float = setting(
-        defaults.HEADER_TIMEOUT,
-        "seconds a request line and headers may take to arrive; longer answers 408",
-        metavar="SECONDS",
-        gt=0,
-        le=300,
-    )
-    limit_concurrency: int = setting(
-        900,
-        "most connections and requests at once per process (and never more than its "
-        "open-file limit leaves room for); more are answered a JSON 503",
-        metavar="N",
-        ge=1,
-    )
-    workers: int = setting(1, "uvicorn worker processes", group="scale", metavar="N", ge=1, le=64)
     cache_url: SecretStr | None = setting(
         None,
         "Redis (or Valkey) holding the cache, fill locks, 429 cooldowns and the "

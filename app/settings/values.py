@@ -42,6 +42,13 @@ class ReplayMode(enum.StrEnum):
     EMULATED = "emulated"  # recordings ignored
 
 
+class Server(enum.StrEnum):
+    """The HTTP server under the app."""
+
+    UVICORN = "uvicorn"
+    GRANIAN = "granian"
+
+
 class LogFormat(enum.StrEnum):
     TEXT = "text"
     JSON = "json"

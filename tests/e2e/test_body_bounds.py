@@ -47,6 +47,9 @@ def head(port: int, method: str, path: str, length: int) -> bytes:
     ],
     ids=["after-the-answer", "half-after-the-answer", "stalled"],
 )
+@pytest.mark.uvicorn_only(
+    "a body's time is not bounded: a stalled body holds its connection until the client leaves"
+)
 def test_body__a_connection_ends_within_the_timeouts_whatever_the_body_does(
     launch: Launch, method: str, path: str, sent: bytes, later: bytes
 ) -> None:
@@ -62,6 +65,10 @@ def test_body__a_connection_ends_within_the_timeouts_whatever_the_body_does(
     assert "Traceback" not in server.log()
 
 
+@pytest.mark.uvicorn_only(
+    "an answer sent before the body is read closes the connection at once; a client still "
+    "sending may get a reset, not the answer"
+)
 def test_body__a_refused_body_that_goes_on_coming_ends_the_connection(launch: Launch) -> None:
     server = launch("--header-timeout", str(TIMEOUT))
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -76,6 +83,9 @@ def rss_mib(pid: int) -> float:
     return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
+@pytest.mark.uvicorn_only(
+    "a chunked body's trailers past its buffer end the request with granian's own 499 and no body"
+)
 def test_body__endless_trailers_are_a_431_and_cost_nothing(launch: Launch) -> None:
     server = launch("--max-header-bytes", "8192")
     before = rss_mib(server.process.pid)

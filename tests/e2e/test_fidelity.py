@@ -23,9 +23,9 @@ UPSTREAM_SERVER = "fake-upstream/1.0"
 
 
 @pytest.fixture(scope="module")
-def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def mock(tmp_path_factory: pytest.TempPathFactory, http_server: str) -> Iterator[Server]:
     """Mock mode on the bundled fixtures, as `leads-proxy serve` starts it."""
-    running = start_server(tmp_path_factory.mktemp("fidelity"))
+    running = start_server(tmp_path_factory.mktemp("fidelity"), http_server=http_server)
     yield running
     running.stop()
 
@@ -45,13 +45,13 @@ def start_proxy(launch: Launch, upstream: FakeUpstream) -> StartProxy:
 
 
 @pytest.fixture(scope="module")
-def purging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def purging(tmp_path_factory: pytest.TempPathFactory, http_server: str) -> Iterator[Server]:
     """One proxy-mode server (and its fake upstream) for the many purge bodies."""
     fake = FakeUpstream()
     env = clean_env(LEADS_PROXY_ADMIN_TOKEN=ADMIN_TOKEN)
-    running = start_server(
-        tmp_path_factory.mktemp("purging"), "--mode", "proxy", "--upstream-url", fake.url, env=env
-    )
+    folder = tmp_path_factory.mktemp("purging")
+    proxy = ("--mode", "proxy", "--upstream-url", fake.url)
+    running = start_server(folder, *proxy, env=env, http_server=http_server)
     yield running
     running.stop()
     fake.stop()
@@ -193,6 +193,10 @@ def test_purge__an_unbounded_chunked_body_is_refused(purging: Server) -> None:
     assert "bytes" in response.json()["message"]
 
 
+@pytest.mark.uvicorn_only(
+    "an answer sent before a large body is read closes the connection at once; the client may"
+    " see it closed, not the 413"
+)
 def test_scenario__bodies_it_cannot_use_get_a_json_422(launch: Launch) -> None:
     mock = launch()
     bodies = {

@@ -289,6 +289,10 @@ def unread_in_accepted(server: Server, before: set[int]) -> list[int]:
     return unread
 
 
+@pytest.mark.uvicorn_only(
+    "--limit-concurrency is granian's backpressure: requests past it wait their turn, none is"
+    " refused"
+)
 def test_connections__past_limit_concurrency_new_requests_are_refused_not_queued(
     start_proxy: StartProxy,
 ) -> None:
@@ -323,6 +327,10 @@ def test_passthrough__a_body_goes_on_in_its_content_encoding_with_its_header(
     assert upstream.seen[-1].headers["accept-encoding"] == "br"
 
 
+@pytest.mark.uvicorn_only(
+    "the app is not told that a client hung up while it waits (no http.disconnect before the "
+    "answer), so such a request keeps its place"
+)
 def test_budget__anonymous_requests_that_hang_up_never_hold_back_a_keyed_fill(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:
@@ -367,6 +375,9 @@ def read_answer(sock: socket.socket) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
+@pytest.mark.uvicorn_only(
+    "a head over its read buffer gets granian's own 431, with an empty body, not the API's JSON"
+)
 def test_head__over_max_header_bytes_is_a_431_and_the_connection_ends(launch: Launch) -> None:
     server = launch("--max-header-bytes", "8192")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -384,6 +395,9 @@ def test_head__over_max_header_bytes_is_a_431_and_the_connection_ends(launch: La
     assert server.client.get("/api/user/leads", headers=big).status_code == 200
 
 
+@pytest.mark.uvicorn_only(
+    "a head slower than --header-timeout has its connection closed with no answer, not a 408"
+)
 def test_head__slower_than_header_timeout_is_a_408_and_the_connection_ends(
     launch: Launch,
 ) -> None:
@@ -403,6 +417,10 @@ def test_head__slower_than_header_timeout_is_a_408_and_the_connection_ends(
         assert client.get("/api/user/leads", headers=A).status_code == 200
 
 
+@pytest.mark.uvicorn_only(
+    "granian's read buffer is at least 8192 bytes: --max-header-bytes under that is refused "
+    "at start"
+)
 def test_head__a_large_body_is_not_a_large_head(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:
@@ -411,6 +429,10 @@ def test_head__a_large_body_is_not_a_large_head(
     assert answer.status_code == 200
 
 
+@pytest.mark.uvicorn_only(
+    "a request still running when the grace period ends loses its connection (the worker is "
+    "stopped), with no 503"
+)
 def test_shutdown__a_request_cut_by_the_grace_period_gets_a_json_503(
     start_proxy: StartProxy, upstream: FakeUpstream
 ) -> None:

@@ -104,6 +104,9 @@ def test_shapes__heads_are_exactly_the_size_they_are_built_to_be(shape: Shape) -
     [(long_header, 200), (many_headers, 200), (long_line, 405), (padded_header, 200)],
     ids=["one-long-header", "many-headers", "long-request-line", "padded-header"],
 )
+@pytest.mark.uvicorn_only(
+    "a head over its read buffer gets granian's own 431, with an empty body, not the API's JSON"
+)
 def test_head__over_the_bound_is_a_431_however_it_is_split(
     launch: Launch, shape: Shape, within: int
 ) -> None:
@@ -118,6 +121,7 @@ def test_head__over_the_bound_is_a_431_however_it_is_split(
     assert "Traceback" not in server.log()
 
 
+@pytest.mark.uvicorn_only("a head of more than 100 header lines is a 431 whatever its size")
 def test_head__the_default_bound_holds_for_800_headers_in_one_write(launch: Launch) -> None:
     server = launch()
     head = many_headers(80_000)  # about 800 headers of 100 bytes
@@ -135,6 +139,9 @@ def test_head__the_default_bound_holds_for_800_headers_in_one_write(launch: Laun
         (padded_header, b"200 "),
     ],
     ids=["one-long-header", "many-headers", "long-request-line", "padded-header"],
+)
+@pytest.mark.uvicorn_only(
+    "a head over its read buffer gets granian's own 431, with an empty body, not the API's JSON"
 )
 def test_head__a_pipelined_head_is_bounded_on_its_own(
     launch: Launch, shape: Shape, within: bytes
@@ -164,6 +171,10 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return data
 
 
+@pytest.mark.uvicorn_only(
+    "--limit-concurrency is granian's backpressure: requests past it wait their turn, none is"
+    " refused"
+)
 def test_connections__past_limit_concurrency_the_503_is_json(launch: Launch) -> None:
     server = launch("--limit-concurrency", "4")
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
@@ -201,6 +212,10 @@ def low_files(files: int) -> tuple[str, ...]:
 LOW_FILES = low_files(FILES)
 
 
+@pytest.mark.uvicorn_only(
+    "granian bounds no connections by the open-files limit: past it, new connections wait in "
+    "the backlog"
+)
 def test_connections__past_the_open_files_limit_get_a_json_503_not_a_reset(
     launch: Launch,
 ) -> None:
@@ -268,6 +283,9 @@ async def _ask(port: int, index: int) -> bytes:
     return answer
 
 
+@pytest.mark.uvicorn_only(
+    "granian bounds no connections by the open-files limit, so none are kept back for the upstream"
+)
 def test_connections__proxy_mode_keeps_files_back_for_its_upstream(
     launch: Launch, upstream: FakeUpstream
 ) -> None:

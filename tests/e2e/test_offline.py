@@ -67,11 +67,10 @@ def test_offline__the_detector_sees_an_outbound_connection(tmp_path: Path) -> No
     assert len(outbound(trace)) == 1
 
 
-def test_offline__mock_mode_opens_no_outbound_connection(tmp_path: Path) -> None:
+def test_offline__mock_mode_opens_no_outbound_connection(tmp_path: Path, http_server: str) -> None:
     trace = tmp_path / "server.trace"
-    server = start_server(
-        tmp_path, wrapper=[STRACE or "strace", "-f", "-qq", "-e", TRACED, "-o", str(trace)]
-    )
+    strace = [STRACE or "strace", "-f", "-qq", "-e", TRACED, "-o", str(trace)]
+    server = start_server(tmp_path, wrapper=strace, http_server=http_server)
     try:
         requests = [
             ("/leads", {}),

@@ -140,11 +140,10 @@ def shared_upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def shared_proxy(
-    tmp_path_factory: pytest.TempPathFactory, shared_upstream: FakeUpstream
+    tmp_path_factory: pytest.TempPathFactory, shared_upstream: FakeUpstream, http_server: str
 ) -> Iterator[Server]:
-    server = start_server(
-        tmp_path_factory.mktemp("proxy"), "--mode", "proxy", "--upstream-url", shared_upstream.url
-    )
+    proxy = ("--mode", "proxy", "--upstream-url", shared_upstream.url)
+    server = start_server(tmp_path_factory.mktemp("proxy"), *proxy, http_server=http_server)
     yield server
     server.stop()
 

@@ -348,9 +348,10 @@ BAD_WRITES = [
 
 
 @pytest.fixture(scope="module")
-def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def bounded(tmp_path_factory: pytest.TempPathFactory, http_server: str) -> Iterator[Server]:
     """One server for every bad write: each row writes (or not) as a key of its own."""
-    running = start_server(tmp_path_factory.mktemp("bounded"), "--max-body-bytes", "4096")
+    folder = tmp_path_factory.mktemp("bounded")
+    running = start_server(folder, "--max-body-bytes", "4096", http_server=http_server)
     yield running
     running.stop()
 
