@@ -9,11 +9,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -68,27 +70,37 @@ def serving(
     command: list[str], port: int, env: dict[str, str], *, cpus: str | None = "0"
 ) -> Iterator[int]:
     """Run a server (on `cpus`, or anywhere when None) until the block ends; yield its pid."""
-    process = subprocess.Popen(
-        [*(["taskset", "-c", cpus] if cpus else []), *command],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_proxy/health", timeout=1)
-                break
-            except httpx.TransportError as error:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"server did not start: {command}") from error
-                time.sleep(0.05)
-        yield process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with tempfile.TemporaryFile() as said:  # what a server that fails to start said
+        process = subprocess.Popen(
+            [*(["taskset", "-c", cpus] if cpus else []), *command],
+            stdout=subprocess.DEVNULL,
+            stderr=said,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            _wait_for(process, port, command, said)
+            yield process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_for(
+    process: subprocess.Popen[bytes], port: int, command: list[str], said: IO[bytes]
+) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_proxy/health", timeout=1)
+        except httpx.TransportError as error:
+            if time.monotonic() > deadline or process.poll() is not None:
+                said.seek(0)
+                tail = said.read()[-2000:].decode(errors="replace")
+                raise SystemExit(f"server did not start: {command}\n{tail}") from error
+            time.sleep(0.05)
+        else:
+            return
 
 
 def wrk(
@@ -179,12 +191,13 @@ def interleaved(
 
 def print_table(title: str, results: dict[str, Run], reference: str) -> None:
     raw = results[reference]
+    wide = max(24, *(len(name) + 1 for name in results))
     print(f"\n{title}")
-    print(f"{'server':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}"
+    print(f"{'server':<{wide}}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}"
           f"{'req/s ratio':>13}{'CPU ratio':>11}")  # fmt: skip
     for name, run in results.items():
         print(
-            f"{name:<24}{run.rps:>10.0f}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}"
+            f"{name:<{wide}}{run.rps:>10.0f}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}"
             f"{run.cpu_us:>12.1f}{run.rps / raw.rps:>13.2f}{run.cpu_us / raw.cpu_us:>11.2f}"
         )
 

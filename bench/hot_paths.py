@@ -68,7 +68,7 @@ def raw_label(mode: str, server: str) -> str:
 
 def measure(work: Path, seconds: int, rounds: int, counts: list[int]) -> dict[int, dict[str, Run]]:
     fixtures = generate_fixture(20, work / "fx")
-    key = dict([AUTH.split(": ")])
+    key = dict([AUTH.split(": ")]) | {"Accept-Encoding": "identity"}  # as wrk asks
     targets: list[tuple[str, str, int]] = []
     with ExitStack() as stack:
 
