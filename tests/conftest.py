@@ -11,7 +11,25 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.fake_upstream import FakeUpstream
 from tests.support import ROOT, Launch, Server, start_server
 
-HTTP_SERVERS = ("uvicorn", "granian")  # `serve --server`: every e2e test runs under each
+HTTP_SERVERS = ("uvicorn", "granian")  # `serve --server`
+# The e2e modules whose tests also run under granian by default: the HTTP surface, the
+# views and their exposure, both modes, logs and the journal, workers. Every e2e test
+# that starts a server runs under granian with `pytest --granian-everywhere` (it about
+# doubles the suite's time: each test starts its own servers).
+UNDER_GRANIAN = frozenset(
+    {"test_servers", "test_surface", "test_hosts", "test_exposure", "test_mock_server",
+     "test_proxy", "test_journal", "test_json_logs", "test_access", "test_page_urls",
+     "test_ready_answers", "test_compression", "test_writes"}
+)  # fmt: skip
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--granian-everywhere",
+        action="store_true",
+        help="run every e2e test that starts a server under granian too, not only "
+        "the modules in conftest.UNDER_GRANIAN",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,14 +40,24 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test marked uvicorn_only is skipped under granian, saying what granian does."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked uvicorn_only is skipped under granian, saying what granian does;
+    outside UNDER_GRANIAN, granian's half is left out unless --granian-everywhere."""
+    everywhere, kept, left = config.getoption("--granian-everywhere"), [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        marked = item.get_closest_marker("uvicorn_only")
         under = None if callspec is None else callspec.params.get("http_server")
+        module = item.path.stem
+        if under == "granian" and not everywhere and module not in UNDER_GRANIAN:
+            left.append(item)
+            continue
+        kept.append(item)
+        marked = item.get_closest_marker("uvicorn_only")
         if marked is not None and under == "granian":
             item.add_marker(pytest.mark.skip(reason=f"granian: {marked.args[0]}"))
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", params=HTTP_SERVERS)

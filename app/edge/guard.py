@@ -268,7 +268,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
-        if self.cycle is not None and not self.cycle.response_complete:
+        if (cycle := self.cycle) is not None and cycle.more_body and not self.pipeline:
+            self._end_body(answer)  # the app waits on a body that cannot go on
+            return
+        if cycle is not None and not cycle.response_complete:
             self._owed = answer  # sent after the last answer owed before it
             for cycle in (self.cycle, *(queued for queued, _ in self.pipeline)):
                 cycle.on_response = self._complete_then_owed

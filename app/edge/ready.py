@@ -5,8 +5,8 @@ Under uvicorn, an answer through ASGI costs a scope, a cycle, a task and two
 own work. A request for the leads listing that a ready answer exists for
 (`FastLeads.ready`: mock mode's rendered listings, proxy mode's fresh hits) is
 answered here instead, as its head completes: the status line, uvicorn's own
-`date` and `server`, and the reply's headers and body, joined once per reply
-and written in one call. Everything else, and every request this cannot
+`date` and `server`, and the reply's header lines (made once per reply) and body,
+written in one call. Everything else, and every request this cannot
 answer exactly as the ASGI path would, takes that path as before:
 
 - any method but GET and HEAD, any path but the listing's four, an absolute
@@ -40,6 +40,7 @@ FULL_PATH = frozenset(
      b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port"}
 )  # fmt: skip
 WIRES_KEPT = 4096
+WIRE_BODIES_KEPT = 64 * 1024 * 1024  # bytes of the bodies the kept entries name, at most
 
 
 class _NoEvent:
@@ -65,19 +66,36 @@ class Answered:
 
 
 class Wires:
-    """A reply's bytes after the status line and uvicorn's headers, made once per reply."""
+    """A reply's header lines after the status line and uvicorn's, made once per reply.
 
-    def __init__(self) -> None:
-        self._made: dict[int, tuple[Reply, bytes, bytes]] = {}  # id -> reply, GET's, HEAD's
+    Keyed by the reply object, which each entry holds: a reply made for one request
+    (CORS headers, a rate limit's) shares its body with the ready one, so what the
+    entries hold is bounded by count and by the bytes of the bodies they name.
+    """
+
+    def __init__(self, *, entries: int = WIRES_KEPT, body_bytes: int = WIRE_BODIES_KEPT) -> None:
+        self._made: dict[int, tuple[Reply, bytes]] = {}  # id -> reply, its header lines
+        self._entries, self._body_bytes, self._held = entries, body_bytes, 0
         self._defaults: tuple[object, bytes] = (None, b"")
 
-    def of(self, reply: Reply, *, head_only: bool) -> bytes | None:
+    def lines(self, reply: Reply) -> bytes | None:
+        """The header lines and the blank line after them; None: not for this path."""
         made = self._made.get(id(reply))
-        if made is None or made[0] is not reply:
-            made = self._make(reply)
-            if made is None:
-                return None
-        return made[2] if head_only else made[1]
+        if made is not None and made[0] is reply:
+            return made[1]
+        names = {name for name, _ in reply.headers}
+        # uvicorn would frame an answer without a length in chunks, or close after it.
+        if b"connection" in names or (
+            b"content-length" not in names and reply.status not in (204, 304)
+        ):
+            return None
+        lines = b"".join(b"%s: %s\r\n" % pair for pair in reply.headers) + b"\r\n"
+        if len(self._made) >= self._entries or self._held + len(reply.body) > self._body_bytes:
+            self._made.clear()
+            self._held = 0
+        self._made[id(reply)] = (reply, lines)
+        self._held += len(reply.body)
+        return lines
 
     def defaults(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         """uvicorn's `date` and `server` lines (the list is new every second)."""
@@ -87,18 +105,10 @@ class Wires:
             self._defaults = (headers, lines)
         return lines
 
-    def _make(self, reply: Reply) -> tuple[Reply, bytes, bytes] | None:
-        names = {name for name, _ in reply.headers}
-        # uvicorn would frame an answer without a length in chunks, or close after it.
-        if b"connection" in names or (
-            b"content-length" not in names and reply.status not in (204, 304)
-        ):
-            return None
-        lines = b"".join(b"%s: %s\r\n" % pair for pair in reply.headers) + b"\r\n"
-        if len(self._made) >= WIRES_KEPT:
-            self._made.clear()
-        made = self._made[id(reply)] = (reply, lines + reply.body, lines)
-        return made
+    @property
+    def held(self) -> tuple[int, int]:
+        """Entries, and the bytes of the bodies they name."""
+        return len(self._made), self._held
 
 
 WIRES = Wires()
@@ -139,12 +149,13 @@ def answer_ready(protocol: GuardedHttpTools, leads: FastLeads) -> bool:
     if found is None:
         return False
     served, reply, started = found
-    wire = WIRES.of(reply, head_only=verb == "HEAD")
-    if wire is None:
+    lines = WIRES.lines(reply)
+    if lines is None:
         return False
     leads.observe(scope, head, served, reply, started)
     protocol.cycle = Answered(scope)  # type: ignore[assignment]
     protocol.server_state.total_requests += 1
     defaults = WIRES.defaults(protocol.server_state.default_headers)
-    protocol.transport.write(b"".join((STATUS_LINE[reply.status], defaults, wire)))
+    body = b"" if verb == "HEAD" else reply.body
+    protocol.transport.write(b"".join((STATUS_LINE[reply.status], defaults, lines, body)))
     return True

@@ -17,6 +17,7 @@ def too_long(query: bytes) -> Reply | None:
 
 
 _VISIBLE = frozenset(range(0x20, 0x7F)) | {0x09}
+TWO_AUTHORIZATIONS = Reply.message(400, {"message": "Send one Authorization header, not several."})
 
 
 def refusal(incoming: Incoming, *, passthrough: bool) -> Reply | None:
@@ -28,7 +29,7 @@ def refusal(incoming: Incoming, *, passthrough: bool) -> Reply | None:
     """
     authorizations = [value for name, value in incoming.headers if name == b"authorization"]
     if len(authorizations) > 1:
-        return Reply.message(400, {"message": "Send one Authorization header, not several."})
+        return TWO_AUTHORIZATIONS
     if authorizations and not _VISIBLE.issuperset(authorizations[0]):
         return Reply.message(401, {"message": "Unauthenticated."})
     names = None if passthrough else {b"accept"}

@@ -17,7 +17,7 @@ from typing import Literal
 from cachetools import LRUCache
 
 from ..fixtures.files import FixtureSet
-from ..http.checks import too_long
+from ..http.checks import TWO_AUTHORIZATIONS, too_long
 from ..http.etag import etag_matches
 from ..http.hosts import NOT_A_HOST
 from ..http.keys import bearer_token, fingerprint_of, state_key
@@ -161,6 +161,8 @@ class MockService:
         the key's own when it has written."""
         if (long := too_long(request.query)) is not None:
             return long
+        if request.head.authorizations > 1:  # whose listing would it be?
+            return TWO_AUTHORIZATIONS
         if self.throttle is not None:
             authorization = request.head.authorization
             return self._metered(authorization, lambda: self._reply(request, prefs, listing))

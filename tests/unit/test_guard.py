@@ -152,7 +152,8 @@ class Connection:
         try:
             while self.loop.coroutines:
                 self.started += 1
-                runner.run_until_complete(self.loop.coroutines.pop(0))
+                # A task that would wait for good (on a body that never ends) fails the test.
+                runner.run_until_complete(asyncio.wait_for(self.loop.coroutines.pop(0), 5))
         finally:
             runner.close()
 
@@ -358,3 +359,12 @@ def test_head__empty_lines_after_a_request_count_toward_the_next_head() -> None:
         connection = Connection()
         connection.send(START + b"\r\n" + b"\r\n" * empty, long_header(300))
         assert connection.statuses() == [200, expected], empty
+
+
+def test_body__a_chunk_the_parser_cannot_read_is_a_json_400_at_once() -> None:
+    connection = Connection()
+    head = b"POST /api/user/lead HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+    connection.send(head + b"zz\r\n")  # the app was waiting on the body: it is told it ended
+    assert connection.statuses() == [400]
+    assert b'{"message": "Invalid HTTP request received."}' in connection.transport.written
+    assert connection.transport.eof

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from leads_proxy.edge.ready import Wires
 from leads_proxy.http.reply import Reply
 from leads_proxy.http.request import Head
 from leads_proxy.http.service import Served
@@ -147,3 +148,16 @@ def test_ready__a_client_not_reading_is_answered_by_the_app_which_waits_for_it()
     assert not connection.transport.written
     for waiting in connection.loop.coroutines:
         waiting.close()
+
+
+def test_wires__what_they_hold_is_bounded_in_bytes_of_the_bodies_they_name() -> None:
+    # Replies made for one request each (CORS headers, say) sharing one ready body.
+    wires, body = Wires(entries=4096, body_bytes=10_000), b"x" * 1000
+    for n in range(50):
+        made = Reply(200, ((b"content-length", b"1000"), (b"x-n", str(n).encode())), body)
+        assert wires.lines(made) == b"content-length: 1000\r\nx-n: %d\r\n\r\n" % n
+        entries, held = wires.held
+        assert held <= 10_000
+        assert entries <= 10
+    kept = Reply(200, ((b"content-length", b"1000"),), body)
+    assert wires.lines(kept) is wires.lines(kept)  # made once
