@@ -19,22 +19,21 @@ from typing import Any
 from fastapi import FastAPI
 
 from ..fixtures.files import FixtureSet, load_fixtures
-from ..http.keys import use_secret
 from ..observe.access import AccessLog
 from ..observe.history import History
 from ..observe.journal import Journal
 from ..observe.observer import Observer
 from ..settings.declarations import Settings
-from ..settings.values import LogFormat, Mode, Server, Switch
+from ..settings.values import LogFormat, Mode, Switch
 from . import admin, routes, status_page
-from .asgi import ASGIApp, FastLeads
+from .asgi import FastLeads
 from .cors import Cors
 from .docs import add_docs
 from .errors import add_error_handlers
 from .hosts import AllowedHosts
 from .modes import Outside, Wiring, wiring
 from .openapi import exact_openapi
-from .startup import files_kept_back, say_what_serves
+from .startup import say_what_serves
 
 WORKER_ENV = "_LEADS_PROXY_WORKER"  # the file of settings `serve --workers N` hands each worker
 
@@ -166,23 +165,3 @@ def write_worker_settings(
         given = {"settings": values, "stats_dir": stats, "fingerprints": fingerprints.hex()}
         json.dump(given, file)
     return str(path)
-
-
-def worker_app() -> ASGIApp:
-    """One worker of `serve --workers N`, or granian's (an app factory)."""
-    given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
-    settings = Settings(**given["settings"])
-    use_secret(bytes.fromhex(given["fingerprints"]))
-    from .serving import answer_ready_from, configure  # noqa: PLC0415 - serving process only
-
-    configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
-    stats_dir = None if given["stats_dir"] is None else Path(given["stats_dir"])
-    app = answer_ready_from(create_asgi(settings, stats_dir=stats_dir))
-    if settings.server is Server.GRANIAN:
-        # uvicorn's own middleware, as uvicorn puts it in front: the client and scheme a
-        # trusted proxy (FORWARDED_ALLOW_IPS, loopback by default) names. granian has none.
-        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
-
-        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-        return ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type,return-value]
-    return app

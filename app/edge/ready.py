@@ -22,16 +22,13 @@ answer exactly as the ASGI path would, takes that path as before:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..http.reply import Reply
 from ..http.request import Head
 from .asgi import LEADS_PATHS, FastLeads
-
-if TYPE_CHECKING:
-    from .guard import GuardedHttpTools
 
 PATHS = {path.encode(): path for path in LEADS_PATHS}
 # Headers that send a request down the ASGI path (the others are looked at there).
@@ -114,7 +111,7 @@ class Wires:
 WIRES = Wires()
 
 
-def answer_ready(protocol: GuardedHttpTools, leads: FastLeads) -> bool:
+def answer_ready(protocol: HttpToolsProtocol, leads: FastLeads) -> bool:
     """Answer the request whose head just completed, if a ready answer is exactly
     what the ASGI path would send; False (nothing done) where it must go that way."""
     url = protocol.url

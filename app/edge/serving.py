@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import json
 import logging
 import os
 import tempfile
@@ -26,7 +27,7 @@ from ..http.keys import use_secret
 from ..settings.declarations import Settings
 from ..settings.values import Server
 from . import refusals
-from .asgi import FastLeads
+from .asgi import ASGIApp, FastLeads
 from .factory import WORKER_ENV, create_asgi, write_worker_settings
 from .guard import GuardedHttpTools
 from .startup import (
@@ -37,7 +38,7 @@ from .startup import (
     say_open_files,
 )
 
-WORKER_APP = f"{__package__}.factory:worker_app"
+WORKER_APP = f"{__name__}:worker_app"
 GRACE_SECONDS = 5  # answers under way may finish this long after a stop is asked
 log = logging.getLogger("leads_proxy")
 
@@ -161,3 +162,22 @@ def _granian(settings: Settings, log_config: dict[str, Any]) -> None:
         log_access=False,  # leads-proxy writes the access lines itself
         workers_kill_timeout=GRACE_SECONDS,
     ).serve()
+
+
+def worker_app() -> ASGIApp:
+    """One worker of `serve --workers N`, or granian's (an app factory)."""
+    given = json.loads(Path(os.environ[WORKER_ENV]).read_text(encoding="utf-8"))
+    settings = Settings(**given["settings"])
+    use_secret(bytes.fromhex(given["fingerprints"]))
+
+    configure(settings.max_header_bytes, settings.header_timeout, *files_kept_back(settings))
+    stats_dir = None if given["stats_dir"] is None else Path(given["stats_dir"])
+    app = answer_ready_from(create_asgi(settings, stats_dir=stats_dir))
+    if settings.server is Server.GRANIAN:
+        # uvicorn's own middleware, as uvicorn puts it in front: the client and scheme a
+        # trusted proxy (FORWARDED_ALLOW_IPS, loopback by default) names. granian has none.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
+
+        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        return ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type,return-value]
+    return app
