@@ -21,7 +21,7 @@ answer exactly as the ASGI path would, takes that path as before:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -86,7 +86,7 @@ class Wires:
             b"content-length" not in names and reply.status not in (204, 304)
         ):
             return None
-        lines = b"".join(b"%s: %s\r\n" % pair for pair in reply.headers) + b"\r\n"
+        lines = _lines(reply.headers) + b"\r\n"
         if len(self._made) >= self._entries or self._held + len(reply.body) > self._body_bytes:
             self._made.clear()
             self._held = 0
@@ -98,7 +98,7 @@ class Wires:
         """uvicorn's `date` and `server` lines (the list is new every second)."""
         kept, lines = self._defaults
         if kept is not headers:
-            lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+            lines = _lines(headers)
             self._defaults = (headers, lines)
         return lines
 
@@ -106,6 +106,10 @@ class Wires:
     def held(self) -> tuple[int, int]:
         """Entries, and the bytes of the bodies they name."""
         return len(self._made), self._held
+
+
+def _lines(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(b"%s: %s\r\n" % pair for pair in headers)
 
 
 WIRES = Wires()
